@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* kacme-acmesolver: HTTP-01 solver (placeholder main until its issue lands). */
+#include <stdio.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "util/version.h"
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+        printf("kacme-acmesolver %s\n", kacme_version());
+        return 0;
+    }
+    LOG_INFO("starting", "component", "kacme-acmesolver", "version", kacme_version());
+    return 0;
+}
