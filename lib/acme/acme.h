@@ -259,7 +259,8 @@ int acme_order_new(acme_client_t *c, const acme_order_request_t *req, acme_order
 int acme_order_get(acme_client_t *c, const char *url, acme_order_t **out, acme_error_t *e);
 
 /* Finalizes order (§7.4, action "create_order_cert") with the CSR in DER. If order->status is already
- * valid nothing is sent and a copy of the order comes back (fetch its certificate). If the server answers
+ * valid or processing, no finalize is sent: the order is fetched again (action "get_order") and returned
+ * (fetch its certificate when valid). If the server answers
  * 403 orderNotReady the order is fetched again and returned when it is valid or processing (an earlier
  * finalize went through). *out is the order after finalization: "valid" (certificate URL set) or
  * "processing" (poll acme_order_get after out->retry_after_ms, or your own period when 0). */

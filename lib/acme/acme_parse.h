@@ -26,8 +26,9 @@ int acme_renewal_info_parse(const char *json, size_t len, acme_renewal_info_t *o
  * Returns 0, or -1 when body is not a JSON object with a string "type". */
 int acme_problem_parse(const char *json, size_t len, acme_error_t *e);
 
-/* Classifies a non-success HTTP response per kacme-decisions (see acme.h): status, body (may be NULL),
- * content_type and retry_after header values (may be NULL), now for HTTP-dates. Fills e completely.
+/* Classifies a non-success HTTP response per kacme-decisions (see acme.h): status (0: no response),
+ * body (may be NULL; parsed as a problem document when it is one), the Retry-After header value (may be
+ * NULL), now for HTTP-dates. Fills e completely.
  * badNonce comes out TRANSIENT with type ...:badNonce (the client retries it itself first). */
 void acme_classify_response(long status, const char *body, size_t body_len, const char *retry_after,
                             time_t now, acme_error_t *e);
