@@ -913,7 +913,7 @@ int kube_watch_decoder_feed(kube_watch_decoder_t *d, const char *data, size_t le
 
 typedef struct watch_ctx {
     kube_watch_decoder_t *dec;
-    const volatile int *stop;
+    const atomic_int *stop;
     bool stopped;      /* by *stop or the callback */
     bool bad;          /* decoder error */
     char dec_err[160];
@@ -930,7 +930,7 @@ static int watch_on_data(void *ud, const char *data, size_t len)
         memcpy(w->raw + w->raw_len, data, n);
         w->raw_len += n;
     }
-    if (w->stop && *w->stop) {
+    if (w->stop && atomic_load(w->stop)) {
         w->stopped = true;
         return -1;
     }

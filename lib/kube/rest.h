@@ -3,6 +3,7 @@
 #define KACME_KUBE_REST_H
 
 #include <json-c/json.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -168,7 +169,7 @@ typedef struct kube_watch_opts {
     bool allow_bookmarks;           /* allowWatchBookmarks=true */
     bool metadata_only;             /* PartialObjectMetadata events */
     long idle_timeout_s;            /* abort when no byte arrived for this long; 0: timeout_s + 30 */
-    const volatile int *stop;       /* when non-NULL and *stop != 0, the stream is aborted at the next
+    const atomic_int *stop;         /* when non-NULL and *stop != 0, the stream is aborted at the next
                                        chunk (bounded by idle_timeout_s when the stream is silent) */
 } kube_watch_opts_t;
 
