@@ -1,0 +1,655 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "scheduler.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Layout of a pass (N challenges, M candidates, P in progress):
+ *  1. one sequential scan: in-progress keys go into the key set (and add to their namespace's load);
+ *     candidates go to `cand` with their key hash and namespace id;
+ *  2. scan `cand`: a table keyed by the conflict key keeps the oldest candidate of every key;
+ *  3. counting sort of `cand` by namespace into `grp` (one contiguous segment per namespace);
+ *  4. each namespace's first head is found by a linear scan; its segment becomes a binary min-heap by age
+ *     only when a second head is needed;
+ *     a min-heap of namespaces ordered by (load, age of head, name) hands out the picks.
+ * Hash tables use open addressing with linear probing and a generation stamp per slot, so they are
+ * never cleared between passes. Hashes are 64-bit; equal hashes are confirmed by comparing the strings.
+ */
+
+struct cand {
+    int64_t created;
+    uint64_t kh;  /* key hash */
+    uint32_t idx; /* index into the snapshot */
+    uint32_t ns;  /* namespace id */
+};
+
+struct kslot { /* key set / oldest-per-key table slot */
+    uint64_t kh;
+    uint32_t idx;
+    uint32_t gen;
+};
+
+struct nslot {
+    uint64_t h;
+    uint32_t id;
+    uint32_t gen;
+};
+
+struct nsinfo {
+    const char *name;
+    uint64_t h;
+    uint32_t load; /* in progress, plus picks of this pass */
+    uint32_t cnt;  /* candidates */
+    uint32_t off;  /* segment start in grp; advances as heads are popped */
+    uint32_t left; /* candidates still in the segment's heap */
+    bool heaped;
+};
+
+struct ktable {
+    struct kslot *s;
+    size_t cap; /* power of two, or 0 */
+};
+
+struct sched {
+    uint32_t gen;
+    struct cand *cand, *grp;
+    size_t cand_cap, grp_cap;
+    struct ktable keys;   /* in-progress and picked keys */
+    struct ktable oldest; /* oldest candidate per key */
+    struct nslot *nst;
+    size_t nst_cap;
+    struct nsinfo *ns;
+    size_t ns_n, ns_cap;
+    uint32_t *nsheap;
+    size_t nsheap_cap;
+    uint32_t *cursor; /* counting-sort cursors, one per namespace */
+    size_t cursor_cap;
+    sched_stats_t stats;
+};
+
+/* ---- states and types -------------------------------------------------------------------------- */
+
+static const char *const state_names[] = {
+    [SCHED_STATE_UNKNOWN] = "",          [SCHED_STATE_PENDING] = "pending", [SCHED_STATE_PROCESSING] = "processing",
+    [SCHED_STATE_READY] = "ready",       [SCHED_STATE_VALID] = "valid",     [SCHED_STATE_INVALID] = "invalid",
+    [SCHED_STATE_EXPIRED] = "expired",   [SCHED_STATE_ERRORED] = "errored", [SCHED_STATE_REVOKED] = "revoked",
+    [SCHED_STATE_DEACTIVATED] = "deactivated",
+};
+
+sched_state_t sched_state_parse(const char *s)
+{
+    if (!s || !*s)
+        return SCHED_STATE_UNKNOWN;
+    for (size_t i = 1; i < sizeof(state_names) / sizeof(state_names[0]); i++)
+        if (strcmp(s, state_names[i]) == 0)
+            return (sched_state_t)i;
+    return SCHED_STATE_UNKNOWN;
+}
+
+bool sched_state_is_final(sched_state_t st)
+{
+    switch (st) {
+    case SCHED_STATE_VALID:
+    case SCHED_STATE_INVALID:
+    case SCHED_STATE_EXPIRED:
+    case SCHED_STATE_ERRORED:
+    case SCHED_STATE_REVOKED:
+    case SCHED_STATE_DEACTIVATED:
+        return true;
+    default:
+        return false;
+    }
+}
+
+int sched_type_parse(const char *s, sched_type_t *out)
+{
+    if (s && strcmp(s, "HTTP-01") == 0)
+        *out = SCHED_TYPE_HTTP01;
+    else if (s && strcmp(s, "DNS-01") == 0)
+        *out = SCHED_TYPE_DNS01;
+    else
+        return -1;
+    return 0;
+}
+
+static const char *str_or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+/* dnsName without one leading "*." */
+static const char *key_name(const char *dns)
+{
+    dns = str_or_empty(dns);
+    return (dns[0] == '*' && dns[1] == '.') ? dns + 2 : dns;
+}
+
+static unsigned char lower_ascii(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
+}
+
+int sched_key(const char *dns_name, sched_type_t type, char *buf, size_t buflen)
+{
+    const char *k = key_name(dns_name);
+    const char *t = type == SCHED_TYPE_DNS01 ? "DNS-01" : "HTTP-01";
+    size_t kl = strlen(k), tl = strlen(t);
+    if (!buf || buflen < kl + 1 + tl + 1)
+        return -1;
+    for (size_t i = 0; i < kl; i++)
+        buf[i] = (char)lower_ascii((unsigned char)k[i]);
+    buf[kl] = '/';
+    memcpy(buf + kl + 1, t, tl + 1);
+    return 0;
+}
+
+/* ---- hashing ------------------------------------------------------------------------------------ */
+
+/* ASCII upper case to lower case in all eight bytes of w at once; other bytes unchanged. */
+static uint64_t swar_lower(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t low7 = w & (0x7f * ones);
+    uint64_t ge_a = low7 + (0x3f * ones); /* high bit set where byte >= 'A' */
+    uint64_t gt_z = low7 + (0x25 * ones); /* high bit set where byte > 'Z' */
+    uint64_t upper = (ge_a ^ gt_z) & ~w & (0x80 * ones);
+    return w | (upper >> 2);
+}
+
+static uint64_t mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+/* Word-at-a-time hash of s[0..len), lower-cased first when fold is set. */
+static uint64_t hash_bytes(const char *s, size_t len, bool fold, uint64_t seed)
+{
+    uint64_t h = seed ^ (len * 0x9e3779b97f4a7c15ull);
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        if (fold)
+            w = swar_lower(w);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+        s += 8;
+        len -= 8;
+    }
+    if (len) {
+        uint64_t w = 0;
+        memcpy(&w, s, len);
+        if (fold)
+            w = swar_lower(w);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+    }
+    return mix64(h);
+}
+
+static uint64_t key_hash(const sched_challenge_t *c)
+{
+    const char *k = key_name(c->dns_name);
+    return hash_bytes(k, strlen(k), true, 0x5bd1e995u + (uint64_t)c->type);
+}
+
+static bool key_eq(const sched_challenge_t *a, const sched_challenge_t *b)
+{
+    if (a->type != b->type)
+        return false;
+    const unsigned char *x = (const unsigned char *)key_name(a->dns_name);
+    const unsigned char *y = (const unsigned char *)key_name(b->dns_name);
+    if (x == y)
+        return true;
+    for (;; x++, y++) {
+        if (lower_ascii(*x) != lower_ascii(*y))
+            return false;
+        if (!*x)
+            return true;
+    }
+}
+
+static int strcmp_fast(const char *a, const char *b)
+{
+    a = str_or_empty(a);
+    b = str_or_empty(b);
+    return a == b ? 0 : strcmp(a, b);
+}
+
+/* Age order across the whole snapshot: older first; ties by namespace, name, uid, then position. */
+static int age_cmp(const sched_challenge_t *all, uint32_t ia, int64_t ca, uint32_t ib, int64_t cb)
+{
+    if (ca != cb)
+        return ca < cb ? -1 : 1;
+    const sched_challenge_t *a = &all[ia], *b = &all[ib];
+    int r = strcmp_fast(a->ns, b->ns);
+    if (!r)
+        r = strcmp_fast(a->name, b->name);
+    if (!r)
+        r = strcmp_fast(a->uid, b->uid);
+    if (!r && ia != ib)
+        r = ia < ib ? -1 : 1;
+    return r;
+}
+
+/* ---- tables ------------------------------------------------------------------------------------- */
+
+static size_t pow2_at_least(size_t n)
+{
+    size_t c = 16;
+    while (c < n)
+        c <<= 1;
+    return c;
+}
+
+/* Makes t hold at least 2*n slots; a fresh table has gen 0 everywhere, i.e. empty for any gen >= 1. */
+static int ktable_reserve(struct ktable *t, size_t n)
+{
+    size_t want = pow2_at_least(2 * n + 1);
+    if (t->cap >= want)
+        return 0;
+    struct kslot *s = calloc(want, sizeof(*s));
+    if (!s)
+        return -1;
+    free(t->s);
+    t->s = s;
+    t->cap = want;
+    return 0;
+}
+
+/* Slot of the key of all[idx] (hash kh): the existing one, or a claimed empty one (with *fresh set). */
+static struct kslot *ktable_find(struct ktable *t, uint32_t gen, const sched_challenge_t *all, uint32_t idx,
+                                 uint64_t kh, bool *fresh)
+{
+    size_t mask = t->cap - 1;
+    for (size_t i = (size_t)kh & mask;; i = (i + 1) & mask) {
+        struct kslot *sl = &t->s[i];
+        if (sl->gen != gen) {
+            sl->gen = gen;
+            sl->kh = kh;
+            sl->idx = idx;
+            *fresh = true;
+            return sl;
+        }
+        if (sl->kh == kh && key_eq(&all[sl->idx], &all[idx])) {
+            *fresh = false;
+            return sl;
+        }
+    }
+}
+
+/* Read-only lookup; NULL when absent. */
+static const struct kslot *ktable_get(const struct ktable *t, uint32_t gen, const sched_challenge_t *all,
+                                      uint32_t idx, uint64_t kh)
+{
+    size_t mask = t->cap - 1;
+    for (size_t i = (size_t)kh & mask;; i = (i + 1) & mask) {
+        const struct kslot *sl = &t->s[i];
+        if (sl->gen != gen)
+            return NULL;
+        if (sl->kh == kh && key_eq(&all[sl->idx], &all[idx]))
+            return sl;
+    }
+}
+
+/* Returns a buffer of at least need (>= 1) elements: p itself when big enough, else a larger copy (p is then
+ * released). NULL when out of memory, p still owned by the caller. */
+static void *grow(void *p, size_t *cap, size_t need, size_t elem)
+{
+    if (need == 0)
+        need = 1;
+    if (p && *cap >= need)
+        return p;
+    size_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    void *np = realloc(p, c * elem);
+    if (np)
+        *cap = c;
+    return np;
+}
+
+#define GROW(s, field, capfield, need)                                                             \
+    do {                                                                                           \
+        void *np_ = grow((s)->field, &(s)->capfield, (need), sizeof(*(s)->field));                  \
+        if (!np_)                                                                                  \
+            return -1;                                                                             \
+        (s)->field = np_;                                                                          \
+    } while (0)
+
+static void nst_insert_slot(struct sched *s, uint64_t h, uint32_t id)
+{
+    size_t mask = s->nst_cap - 1;
+    size_t i = (size_t)h & mask;
+    while (s->nst[i].gen == s->gen)
+        i = (i + 1) & mask;
+    s->nst[i].gen = s->gen;
+    s->nst[i].h = h;
+    s->nst[i].id = id;
+}
+
+/* Rebuilds the namespace table at twice the size from the namespaces seen so far in this pass. */
+static int nst_grow(struct sched *s)
+{
+    size_t cap = s->nst_cap ? s->nst_cap * 2 : 256;
+    struct nslot *t = calloc(cap, sizeof(*t));
+    if (!t)
+        return -1;
+    free(s->nst);
+    s->nst = t;
+    s->nst_cap = cap;
+    for (size_t i = 0; i < s->ns_n; i++)
+        nst_insert_slot(s, s->ns[i].h, (uint32_t)i);
+    return 0;
+}
+
+/* Namespace id of name (registered on first sight), or -1 when out of memory. */
+static int64_t ns_id(struct sched *s, const char *name)
+{
+    name = str_or_empty(name);
+    size_t len = strlen(name);
+    uint64_t h = hash_bytes(name, len, false, 0x27d4eb2fu);
+    size_t mask = s->nst_cap - 1;
+    size_t i = (size_t)h & mask;
+    for (;; i = (i + 1) & mask) {
+        struct nslot *sl = &s->nst[i];
+        if (sl->gen != s->gen)
+            break;
+        if (sl->h == h) {
+            const char *o = s->ns[sl->id].name;
+            if (o == name || strcmp(o, name) == 0)
+                return sl->id;
+        }
+    }
+    if ((s->ns_n + 1) * 2 > s->nst_cap) {
+        if (nst_grow(s) < 0)
+            return -1;
+    }
+    GROW(s, ns, ns_cap, s->ns_n + 1);
+    uint32_t id = (uint32_t)s->ns_n++;
+    s->ns[id] = (struct nsinfo){.name = name, .h = h};
+    nst_insert_slot(s, h, id);
+    return id;
+}
+
+/* ---- heaps -------------------------------------------------------------------------------------- */
+
+static bool cand_less(const sched_challenge_t *all, const struct cand *a, const struct cand *b)
+{
+    return age_cmp(all, a->idx, a->created, b->idx, b->created) < 0;
+}
+
+static void cheap_down(const sched_challenge_t *all, struct cand *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && cand_less(all, &h[l], &h[m]))
+            m = l;
+        if (l + 1 < n && cand_less(all, &h[l + 1], &h[m]))
+            m = l + 1;
+        if (m == i)
+            return;
+        struct cand t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static void cheap_build(const sched_challenge_t *all, struct cand *h, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        cheap_down(all, h, n, i);
+}
+
+/* Moves the oldest candidate of namespace ns to the front of its segment. The first head is found by a
+ * linear scan; the heap is built only when a namespace is asked for a second head. */
+static void ns_head_prepare(struct sched *s, const sched_challenge_t *all, struct nsinfo *ns)
+{
+    struct cand *seg = &s->grp[ns->off];
+    if (ns->heaped || ns->left < 2)
+        return;
+    size_t m = 0;
+    for (size_t i = 1; i < ns->left; i++)
+        if (cand_less(all, &seg[i], &seg[m]))
+            m = i;
+    struct cand t = seg[0];
+    seg[0] = seg[m];
+    seg[m] = t;
+}
+
+static void ns_pop_head(struct sched *s, const sched_challenge_t *all, struct nsinfo *ns)
+{
+    struct cand *seg = &s->grp[ns->off];
+    if (!ns->heaped) {
+        /* The head was placed by a scan; the rest is unordered: make it a heap starting one further. */
+        ns->off++;
+        ns->left--;
+        ns->heaped = true;
+        cheap_build(all, &s->grp[ns->off], ns->left);
+        return;
+    }
+    ns->left--;
+    seg[0] = seg[ns->left];
+    cheap_down(all, seg, ns->left, 0);
+}
+
+static bool eligible(struct sched *s, const sched_challenge_t *all, const struct cand *c)
+{
+    if (s->keys.cap && ktable_get(&s->keys, s->gen, all, c->idx, c->kh))
+        return false; /* key in progress (or picked in this pass) */
+    const struct kslot *o = ktable_get(&s->oldest, s->gen, all, c->idx, c->kh);
+    return o && o->idx == c->idx; /* only the oldest candidate of a key */
+}
+
+/* Drops ineligible heads; true when an eligible head remains at grp[ns->off]. */
+static bool ns_settle(struct sched *s, const sched_challenge_t *all, struct nsinfo *ns)
+{
+    while (ns->left > 0) {
+        ns_head_prepare(s, all, ns);
+        if (eligible(s, all, &s->grp[ns->off]))
+            return true;
+        ns_pop_head(s, all, ns);
+    }
+    return false;
+}
+
+static bool ns_less(const struct sched *s, const sched_challenge_t *all, uint32_t a, uint32_t b)
+{
+    const struct nsinfo *x = &s->ns[a], *y = &s->ns[b];
+    if (x->load != y->load)
+        return x->load < y->load;
+    const struct cand *ha = &s->grp[x->off], *hb = &s->grp[y->off];
+    /* Heads of different namespaces never compare equal (age_cmp falls back to the namespace name). */
+    return age_cmp(all, ha->idx, ha->created, hb->idx, hb->created) < 0;
+}
+
+static void nsheap_down(const struct sched *s, const sched_challenge_t *all, uint32_t *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && ns_less(s, all, h[l], h[m]))
+            m = l;
+        if (l + 1 < n && ns_less(s, all, h[l + 1], h[m]))
+            m = l + 1;
+        if (m == i)
+            return;
+        uint32_t t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+/* ---- the pass ----------------------------------------------------------------------------------- */
+
+sched_t *sched_new(void)
+{
+    return calloc(1, sizeof(struct sched));
+}
+
+void sched_free(sched_t *s)
+{
+    if (!s)
+        return;
+    free(s->cand);
+    free(s->grp);
+    free(s->keys.s);
+    free(s->oldest.s);
+    free(s->nst);
+    free(s->ns);
+    free(s->nsheap);
+    free(s->cursor);
+    free(s);
+}
+
+void sched_last_stats(const sched_t *s, sched_stats_t *out)
+{
+    if (!out)
+        return;
+    if (!s) {
+        memset(out, 0, sizeof(*out));
+        return;
+    }
+    *out = s->stats;
+}
+
+/* Next generation; on wrap-around every table is wiped so that stale stamps cannot alias. */
+static void next_gen(struct sched *s)
+{
+    if (++s->gen == 0) {
+        if (s->keys.s)
+            memset(s->keys.s, 0, s->keys.cap * sizeof(*s->keys.s));
+        if (s->oldest.s)
+            memset(s->oldest.s, 0, s->oldest.cap * sizeof(*s->oldest.s));
+        if (s->nst)
+            memset(s->nst, 0, s->nst_cap * sizeof(*s->nst));
+        s->gen = 1;
+    }
+}
+
+int sched_pass(sched_t *s, const sched_challenge_t *all, size_t n, const sched_limits_t *lim, size_t *out_idx,
+               size_t *out_n)
+{
+    static const sched_limits_t defaults = SCHED_LIMITS_DEFAULT;
+    if (out_n)
+        *out_n = 0;
+    if (!s || !out_n || (n > 0 && !all) || n >= UINT32_MAX)
+        return -1;
+    if (!lim)
+        lim = &defaults;
+    if (lim->max_per_tick > 0 && !out_idx)
+        return -1;
+    memset(&s->stats, 0, sizeof(s->stats));
+
+    /* Cheap first look: a full cap (the steady state under load) needs nothing else. */
+    size_t p = 0;
+    for (size_t i = 0; i < n; i++)
+        p += all[i].processing;
+    s->stats.in_progress = p;
+    size_t slots = p >= lim->max_concurrent ? 0 : lim->max_concurrent - p;
+    if (slots > lim->max_per_tick)
+        slots = lim->max_per_tick;
+
+    if (slots == 0) {
+        /* Nothing will be picked (the steady state under load): only the figures are needed. */
+        for (size_t i = 0; i < n; i++)
+            s->stats.candidates += !all[i].processing && !sched_state_is_final(all[i].state);
+        return 0;
+    }
+
+    next_gen(s);
+    s->ns_n = 0;
+    GROW(s, cand, cand_cap, n);
+    GROW(s, grp, grp_cap, n);
+    if (ktable_reserve(&s->keys, p + slots) < 0)
+        return -1;
+    if (s->nst_cap == 0 && nst_grow(s) < 0)
+        return -1;
+
+    /* 1. classify */
+    size_t m = 0;
+    const char *last_ns = NULL;
+    int64_t last_id = -1;
+    for (size_t i = 0; i < n; i++) {
+        const sched_challenge_t *c = &all[i];
+        if (!c->processing && sched_state_is_final(c->state))
+            continue;
+        /* snapshots usually come grouped by namespace, often with shared strings: skip the lookup */
+        int64_t id = (last_id >= 0 && c->ns == last_ns) ? last_id : ns_id(s, c->ns);
+        if (id < 0)
+            return -1;
+        last_ns = c->ns;
+        last_id = id;
+        uint64_t kh = key_hash(c);
+        if (c->processing) {
+            s->ns[id].load++;
+            bool fresh;
+            ktable_find(&s->keys, s->gen, all, (uint32_t)i, kh, &fresh);
+        } else {
+            s->cand[m++] = (struct cand){.created = c->created, .kh = kh, .idx = (uint32_t)i, .ns = (uint32_t)id};
+            s->ns[id].cnt++;
+        }
+    }
+    s->stats.candidates = m;
+    if (m == 0)
+        return 0;
+
+    /* 2. oldest candidate per key */
+    if (ktable_reserve(&s->oldest, m) < 0)
+        return -1;
+    for (size_t i = 0; i < m; i++) {
+        const struct cand *c = &s->cand[i];
+        bool fresh;
+        struct kslot *sl = ktable_find(&s->oldest, s->gen, all, c->idx, c->kh, &fresh);
+        if (!fresh && age_cmp(all, c->idx, c->created, sl->idx, all[sl->idx].created) < 0)
+            sl->idx = c->idx;
+    }
+
+    /* 3. group by namespace */
+    GROW(s, cursor, cursor_cap, s->ns_n);
+    GROW(s, nsheap, nsheap_cap, s->ns_n);
+    uint32_t off = 0;
+    for (size_t i = 0; i < s->ns_n; i++) {
+        s->ns[i].off = off;
+        s->ns[i].left = s->ns[i].cnt;
+        s->ns[i].heaped = false;
+        s->cursor[i] = off;
+        off += s->ns[i].cnt;
+    }
+    for (size_t i = 0; i < m; i++)
+        s->grp[s->cursor[s->cand[i].ns]++] = s->cand[i];
+
+    /* 4. hand out the picks */
+    size_t hn = 0;
+    for (size_t i = 0; i < s->ns_n; i++) {
+        if (s->ns[i].cnt == 0)
+            continue;
+        s->stats.namespaces++;
+        if (ns_settle(s, all, &s->ns[i]))
+            s->nsheap[hn++] = (uint32_t)i;
+    }
+    for (size_t i = hn / 2; i-- > 0;)
+        nsheap_down(s, all, s->nsheap, hn, i);
+
+    size_t picked = 0;
+    while (picked < slots && hn > 0) {
+        struct nsinfo *ns = &s->ns[s->nsheap[0]];
+        const struct cand *c = &s->grp[ns->off];
+        out_idx[picked++] = c->idx;
+        bool fresh;
+        ktable_find(&s->keys, s->gen, all, c->idx, c->kh, &fresh);
+        ns->load++;
+        ns_pop_head(s, all, ns);
+        if (!ns_settle(s, all, ns))
+            s->nsheap[0] = s->nsheap[--hn];
+        nsheap_down(s, all, s->nsheap, hn, 0);
+    }
+    *out_n = picked;
+    s->stats.picked = picked;
+    return 0;
+}
