@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "result.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *type_text(enum admission_err_type t)
+{
+    switch (t) {
+    case FE_REQUIRED: return "Required value";
+    case FE_INVALID: return "Invalid value";
+    case FE_FORBIDDEN: return "Forbidden";
+    case FE_DUPLICATE: return "Duplicate value";
+    case FE_NOT_SUPPORTED: return "Unsupported value";
+    case FE_TOO_LONG: return "Too long";
+    }
+    return "Invalid value";
+}
+
+static void add_rendered(admission_result_t *r, const char *path, enum admission_err_type t, const char *val,
+                         const char *detail)
+{
+    if (r->n_errors >= ADMISSION_MAX_ERRORS) {
+        r->dropped_errors++;
+        return;
+    }
+    char *s = NULL;
+    int n;
+    bool has_val = (t == FE_INVALID || t == FE_DUPLICATE || t == FE_NOT_SUPPORTED);
+    if (!val)
+        val = "null";
+    if (t == FE_NOT_SUPPORTED)
+        n = asprintf(&s, "%s: %s: %s%s%s", path, type_text(t), val, detail ? ": supported values: " : "",
+                     detail ? detail : "");
+    else if (has_val)
+        n = asprintf(&s, "%s: %s: %s%s%s", path, type_text(t), val, detail ? ": " : "", detail ? detail : "");
+    else
+        n = asprintf(&s, "%s: %s%s%s", path, type_text(t), detail ? ": " : "", detail ? detail : "");
+    if (n < 0)
+        return;
+    r->errors[r->n_errors++] = s;
+}
+
+void admission_err(admission_result_t *r, enum admission_err_type t, const json_object *value, const char *detail,
+                   const char *fmt, ...)
+{
+    char path[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(path, sizeof(path), fmt, ap);
+    va_end(ap);
+    /* json_object_to_json_string_ext takes a non-const pointer but does not modify the value's meaning. */
+    const char *v = value ? json_object_to_json_string_ext((json_object *)value,
+                                                           JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                          : NULL;
+    char buf[256];
+    if (v && strlen(v) > 200) { /* keep messages bounded: values are user input */
+        snprintf(buf, sizeof(buf), "%.200s...", v);
+        v = buf;
+    }
+    add_rendered(r, path, t, v, detail);
+}
+
+void admission_err_str(admission_result_t *r, enum admission_err_type t, const char *value, const char *detail,
+                       const char *fmt, ...)
+{
+    char path[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(path, sizeof(path), fmt, ap);
+    va_end(ap);
+    json_object *j = value ? json_object_new_string(value) : NULL; /* owned */
+    const char *v = j ? json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                      : NULL;
+    char buf[256];
+    if (v && strlen(v) > 200) {
+        snprintf(buf, sizeof(buf), "%.200s...", v);
+        v = buf;
+    }
+    add_rendered(r, path, t, v, detail);
+    json_object_put(j);
+}
+
+void admission_warn(admission_result_t *r, const char *fmt, ...)
+{
+    if (r->n_warnings >= ADMISSION_MAX_ERRORS)
+        return;
+    char *s = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (n >= 0)
+        r->warnings[r->n_warnings++] = s;
+}
+
+char *admission_result_message(const admission_result_t *r)
+{
+    if (r->n_errors == 0)
+        return NULL;
+    if (r->n_errors == 1 && !r->dropped_errors)
+        return strdup(r->errors[0]);
+    size_t len = 3 + 40;
+    for (size_t i = 0; i < r->n_errors; i++)
+        len += strlen(r->errors[i]) + 2;
+    char *m = malloc(len);
+    if (!m)
+        return NULL;
+    size_t o = 0;
+    m[o++] = '[';
+    for (size_t i = 0; i < r->n_errors; i++) {
+        size_t l = strlen(r->errors[i]);
+        if (i) {
+            m[o++] = ',';
+            m[o++] = ' ';
+        }
+        memcpy(m + o, r->errors[i], l);
+        o += l;
+    }
+    if (r->dropped_errors)
+        o += (size_t)snprintf(m + o, len - o, ", ... %zu more", r->dropped_errors);
+    m[o++] = ']';
+    m[o] = '\0';
+    return m;
+}
+
+void admission_result_clear(admission_result_t *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_errors; i++)
+        free(r->errors[i]);
+    for (size_t i = 0; i < r->n_warnings; i++)
+        free(r->warnings[i]);
+    memset(r, 0, sizeof(*r));
+}

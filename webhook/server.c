@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "admission.h"
+#include "servingcert.h"
+#include "util/log.h"
+
+struct webhook_server {
+    struct MHD_Daemon *d;
+    unsigned short port;
+    const admission_policy_t *policy;
+};
+
+struct req {
+    char *buf;
+    size_t len, cap;
+};
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *ctype, char *body, size_t len,
+                             bool owned)
+{
+    struct MHD_Response *r = owned ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE)
+                                   : MHD_create_response_from_buffer(len, body, MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        if (owned)
+            free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "POST");
+    enum MHD_Result ret = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+#define TEXT(c, code, s) reply((c), (code), "text/plain; charset=utf-8", (char *)(s), sizeof(s) - 1, false)
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    webhook_server_t *s = cls;
+    struct req *rq = *con_cls;
+    (void)version;
+    if (!rq) {
+        if (strcmp(url, "/validate") != 0)
+            return TEXT(c, MHD_HTTP_NOT_FOUND, "not found: only /validate is served\n");
+        if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+            return TEXT(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: use POST\n");
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl) {
+            char *end = NULL;
+            unsigned long long v = strtoull(cl, &end, 10);
+            if (end == cl || v > ADMISSION_MAX_BODY)
+                return TEXT(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than 3 MiB\n");
+        }
+        rq = calloc(1, sizeof(*rq));
+        if (!rq)
+            return MHD_NO;
+        *con_cls = rq;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        if (rq->len + n > ADMISSION_MAX_BODY)
+            return MHD_NO; /* streamed body over the cap: drop the connection, read no further */
+        if (rq->len + n > rq->cap) {
+            size_t nc = rq->cap ? rq->cap : 16384;
+            while (nc < rq->len + n)
+                nc *= 2;
+            if (nc > ADMISSION_MAX_BODY)
+                nc = ADMISSION_MAX_BODY;
+            char *nb = realloc(rq->buf, nc);
+            if (!nb)
+                return MHD_NO;
+            rq->buf = nb;
+            rq->cap = nc;
+        }
+        memcpy(rq->buf + rq->len, upload_data, n);
+        rq->len += n;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    char *out = NULL;
+    size_t outlen = 0;
+    admission_summary_t sum;
+    int code = admission_handle(rq->buf ? rq->buf : "", rq->len, s->policy, &out, &outlen, &sum);
+    if (!out)
+        return TEXT(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
+    if (code == 200) {
+        char obj[330];
+        snprintf(obj, sizeof(obj), "%s%s%s", sum.namespace_, sum.namespace_[0] ? "/" : "", sum.name);
+        if (!sum.allowed)
+            LOG_INFO("admission denied", "uid", sum.uid, "kind", sum.kind, "object", obj, "operation", sum.operation);
+        else
+            LOG_V(2, "admission allowed", "uid", sum.uid, "kind", sum.kind, "object", obj, "operation",
+                  sum.operation);
+        return reply(c, 200, "application/json", out, outlen, true);
+    }
+    LOG_V(1, "bad admission request", "status", code == 400 ? "400" : code == 413 ? "413" : "500");
+    /* one-line reason */
+    char *nl = realloc(out, outlen + 2);
+    if (nl) {
+        nl[outlen++] = '\n';
+        nl[outlen] = '\0';
+        out = nl;
+    }
+    return reply(c, (unsigned)code, "text/plain; charset=utf-8", out, outlen, true);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    struct req *rq = *con_cls;
+    if (rq) {
+        free(rq->buf);
+        free(rq);
+        *con_cls = NULL;
+    }
+}
+
+size_t webhook_sockaddr(const char *addr, unsigned short port, void *out, size_t outlen)
+{
+    if (outlen < sizeof(struct sockaddr_in6))
+        return 0;
+    memset(out, 0, outlen);
+    if (!addr || !*addr)
+        addr = "0.0.0.0";
+    struct sockaddr_in *v4 = out;
+    if (inet_pton(AF_INET, addr, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        return sizeof(*v4);
+    }
+    struct sockaddr_in6 *v6 = out;
+    if (inet_pton(AF_INET6, addr, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        return sizeof(*v6);
+    }
+    return 0;
+}
+
+webhook_server_t *webhook_server_start(const webhook_server_config_t *cfg, char *err, size_t errlen)
+{
+    struct sockaddr_storage sa;
+    size_t salen = webhook_sockaddr(cfg->bind_address, cfg->port, &sa, sizeof(sa));
+    if (!salen) {
+        snprintf(err, errlen, "bind address %s is not an IP address", cfg->bind_address);
+        return NULL;
+    }
+    webhook_server_t *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->policy = cfg->policy;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_TURBO;
+    if (sa.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    s->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, handle, s,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_HTTPS_CERT_CALLBACK, servingcert_gnutls_callback(),
+                            MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads ? cfg->threads : 2),
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->max_connections ? cfg->max_connections : 1000),
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->timeout_s ? cfg->timeout_s : 30),
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                            MHD_OPTION_END);
+    if (!s->d) {
+        snprintf(err, errlen, "cannot start the HTTPS listener on port %u", (unsigned)cfg->port);
+        free(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : cfg->port;
+    return s;
+}
+
+unsigned short webhook_server_port(const webhook_server_t *s)
+{
+    return s->port;
+}
+
+void webhook_server_stop(webhook_server_t *s, unsigned grace_ms)
+{
+    if (!s)
+        return;
+    MHD_socket ls = MHD_quiesce_daemon(s->d);
+    for (unsigned waited = 0; waited < grace_ms; waited += 50) {
+        const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!di || di->num_connections == 0)
+            break;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000000L}; /* shutdown path only */
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(s->d);
+    if (ls != MHD_INVALID_SOCKET)
+        close(ls);
+    free(s);
+}
+
+/* ---- health ---- */
+
+struct webhook_health {
+    struct MHD_Daemon *d;
+    unsigned short port;
+    webhook_ready_fn ready;
+    void *arg;
+};
+
+static enum MHD_Result health(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    webhook_health_t *h = cls;
+    (void)version;
+    (void)upload_data;
+    (void)con_cls;
+    if (*upload_data_size)
+        return MHD_NO;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return TEXT(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+    if (strcmp(url, "/livez") == 0)
+        return TEXT(c, MHD_HTTP_OK, "ok\n");
+    if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0) {
+        if (!h->ready || h->ready(h->arg))
+            return TEXT(c, MHD_HTTP_OK, "ok\n");
+        return TEXT(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "not ready: no serving certificate yet\n");
+    }
+    return TEXT(c, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+webhook_health_t *webhook_health_start(const char *bind_address, unsigned short port, webhook_ready_fn ready,
+                                       void *arg, char *err, size_t errlen)
+{
+    struct sockaddr_storage sa;
+    size_t salen = webhook_sockaddr(bind_address, port, &sa, sizeof(sa));
+    if (!salen) {
+        snprintf(err, errlen, "bind address is not an IP address");
+        return NULL;
+    }
+    webhook_health_t *h = calloc(1, sizeof(*h));
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    h->ready = ready;
+    h->arg = arg;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+    if (sa.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    h->d = MHD_start_daemon(flags, port, NULL, NULL, health, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+    if (!h->d) {
+        snprintf(err, errlen, "cannot start the health listener on port %u", (unsigned)port);
+        free(h);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = di ? di->port : port;
+    return h;
+}
+
+unsigned short webhook_health_port(const webhook_health_t *h)
+{
+    return h->port;
+}
+
+void webhook_health_stop(webhook_health_t *h)
+{
+    if (!h)
+        return;
+    MHD_stop_daemon(h->d);
+    free(h);
+}

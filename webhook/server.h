@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KACME_WEBHOOK_SERVER_H
+#define KACME_WEBHOOK_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "validate.h"
+
+/*
+ * The HTTPS listener (libmicrohttpd + GnuTLS) serving POST /validate, and the plain-HTTP health listener.
+ *
+ * HTTPS: certificates come from servingcert.h on every handshake (so they swap without a restart); TLS 1.2+.
+ * Per request: path /validate only (else 404), POST only (else 405 with Allow), Content-Length over 3 MiB →
+ * 413 before any body byte is read, a streamed body over 3 MiB closes the connection; a connection cap and
+ * an idle/read timeout bound slow clients. Responses are built completely before they are queued.
+ */
+
+typedef struct webhook_server webhook_server_t;
+
+typedef struct webhook_server_config {
+    const char *bind_address;          /* IPv4/IPv6 literal, NULL or "" = all IPv4 addresses */
+    unsigned short port;               /* 0 = ephemeral (read it back with webhook_server_port) */
+    unsigned max_connections;          /* connection cap (0 = 1000) */
+    unsigned timeout_s;                /* idle/read timeout per connection (0 = 30) */
+    unsigned threads;                  /* polling threads (0 = 2) */
+    const admission_policy_t *policy;  /* borrowed; must outlive the server */
+} webhook_server_config_t;
+
+/* Starts the HTTPS listener. NULL with err filled on failure. */
+webhook_server_t *webhook_server_start(const webhook_server_config_t *cfg, char *err, size_t errlen);
+
+/* The bound port. */
+unsigned short webhook_server_port(const webhook_server_t *s);
+
+/* Stops accepting, lets in-flight requests finish for up to grace_ms, then stops and frees; NULL-safe. */
+void webhook_server_stop(webhook_server_t *s, unsigned grace_ms);
+
+typedef struct webhook_health webhook_health_t;
+
+/* Readiness probe: true when /healthz and /readyz should answer 200. */
+typedef bool (*webhook_ready_fn)(void *arg);
+
+/* Starts the plain-HTTP health listener: /livez always 200, /healthz and /readyz 200 when ready(arg) else
+ * 500, anything else 404. port 0 = ephemeral. NULL with err on failure. */
+webhook_health_t *webhook_health_start(const char *bind_address, unsigned short port, webhook_ready_fn ready,
+                                       void *arg, char *err, size_t errlen);
+unsigned short webhook_health_port(const webhook_health_t *h);
+void webhook_health_stop(webhook_health_t *h);
+
+/* Parses an IPv4/IPv6 literal plus port into a sockaddr_storage-sized buffer; used by both listeners.
+ * Returns the address length, or 0 when addr is not an IP literal. */
+size_t webhook_sockaddr(const char *addr, unsigned short port, void *out, size_t outlen);
+
+#endif

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KACME_WEBHOOK_VALIDATE_H
+#define KACME_WEBHOOK_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "result.h"
+
+/*
+ * Validators: pure functions of (operation, old object, new object, user, policy) that append field errors
+ * and warnings to an admission_result_t. Objects are borrowed json-c trees of the raw Kubernetes JSON (no
+ * defaulting). old is NULL on CREATE. Rules: cert-manager-behaviour.md §2 and kacme-decisions.md
+ * ("Immutability", "Admission catches what CAs would reject later").
+ */
+
+enum admission_op { ADMISSION_CREATE, ADMISSION_UPDATE, ADMISSION_OTHER };
+
+typedef struct admission_user {
+    const char *username;       /* request.userInfo.username, "" when absent */
+    const char *const *groups;  /* request.userInfo.groups */
+    size_t n_groups;
+} admission_user_t;
+
+typedef struct admission_policy {
+    /* --challenge-creators: usernames, or "group:<name>" entries; borrowed. */
+    const char *const *challenge_creators;
+    size_t n_challenge_creators;
+} admission_policy_t;
+
+/* The default --challenge-creators entry: the chart's controller ServiceAccount. */
+#define ADMISSION_DEFAULT_CHALLENGE_CREATOR "system:serviceaccount:kacme:kacme-controller"
+
+typedef void (*admission_validator_fn)(enum admission_op op, json_object *oldobj, json_object *newobj,
+                                       const admission_user_t *user, const admission_policy_t *policy,
+                                       admission_result_t *r);
+
+/* acme.cert-manager.io/v1 Order: whole spec immutable, set-once status, CREATE checks CSR vs names. */
+void validate_order(enum admission_op op, json_object *oldobj, json_object *newobj, const admission_user_t *user,
+                    const admission_policy_t *policy, admission_result_t *r);
+
+/* acme.cert-manager.io/v1 Challenge: whole spec immutable, CREATE only by the challenge creators. */
+void validate_challenge(enum admission_op op, json_object *oldobj, json_object *newobj,
+                        const admission_user_t *user, const admission_policy_t *policy, admission_result_t *r);
+
+/* cert-manager.io/v1 CertificateRequest: CSR and names on CREATE; spec and Approved/Denied immutable. */
+void validate_certificaterequest(enum admission_op op, json_object *oldobj, json_object *newobj,
+                                 const admission_user_t *user, const admission_policy_t *policy,
+                                 admission_result_t *r);
+
+/* cert-manager.io/v1 Issuer and ClusterIssuer (same rules, §2.3). */
+void validate_issuer(enum admission_op op, json_object *oldobj, json_object *newobj, const admission_user_t *user,
+                     const admission_policy_t *policy, admission_result_t *r);
+
+/* ---- helpers shared by the validators (validate_common.c) ---- */
+
+/* Borrowed member of obj (NULL when obj is not an object or key absent). */
+json_object *vjget(json_object *obj, const char *key);
+/* String member or NULL when absent / not a string. */
+const char *vjstr(json_object *obj, const char *key);
+/* True when member is absent, null, "" , empty array or empty object. */
+bool vjempty(json_object *obj, const char *key);
+
+/* Decodes standard base64 (padding optional, whitespace skipped) into a malloc'd buffer. -1 on bad input. */
+int vbase64_decode(const char *in, unsigned char **out, size_t *outlen);
+
+/* Parses a Go duration ("1h30m", "-5s", "0"). Returns 0 and the sign/value in seconds, -1 if malformed. */
+int vparse_go_duration(const char *s, double *seconds);
+
+/* The CA-footgun checks over one set of identifiers: DNS name syntax, duplicates (IPs by value), CN over
+ * 64 bytes, CN not among the SANs, nothing at all; warnings for wildcard overlap and private IPs. Paths are
+ * bases like "spec.dnsNames" (indexed as base[i]). */
+void validate_identifiers(admission_result_t *r, const char *dns_path, json_object *dns, const char *ip_path,
+                          json_object *ips, const char *cn_path, const char *cn, const char *none_path);
+
+/* Same with C string arrays (from a parsed CSR). */
+void validate_identifiers_c(admission_result_t *r, const char *dns_path, char *const *dns, size_t ndns,
+                            const char *ip_path, char *const *ips, size_t nips, const char *cn_path, const char *cn,
+                            const char *none_path);
+
+/* spec immutability: one Forbidden error per top-level key of spec that differs ("spec.<key>"). */
+void validate_spec_immutable(admission_result_t *r, json_object *oldobj, json_object *newobj, const char *kind);
+
+/* snprintf into a char array whose truncation is acceptable (paths are bounded; a cut path is still
+ * useful); the result is used so the compiler knows truncation was considered. */
+#define VPATH(buf, ...)                                                                            \
+    do {                                                                                           \
+        if (snprintf((buf), sizeof(buf), __VA_ARGS__) >= (int)sizeof(buf))                         \
+            (buf)[sizeof(buf) - 1] = '\0';                                                         \
+    } while (0)
+
+#endif

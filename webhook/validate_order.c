@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Order admission: kacme-decisions.md "Immutability" and behaviour reference §2.1 (set-once status). */
+#include "validate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "x509/csr.h"
+#include "x509/names.h"
+
+#define SET_ONCE "field cannot be changed once it has been set"
+
+/* old non-empty and new differs (JSON equality; absent == null). */
+static void set_once(admission_result_t *r, json_object *o, json_object *n, const char *key, const char *path)
+{
+    if (vjempty(o, key))
+        return;
+    if (!json_object_equal(vjget(o, key), vjget(n, key)))
+        admission_err(r, FE_FORBIDDEN, NULL, SET_ONCE, "%s", path);
+}
+
+static size_t alen(json_object *a)
+{
+    return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
+static void status_set_once(json_object *oldobj, json_object *newobj, admission_result_t *r)
+{
+    json_object *os = vjget(oldobj, "status"), *ns = vjget(newobj, "status"); /* borrowed */
+    set_once(r, os, ns, "url", "status.url");
+    set_once(r, os, ns, "finalizeURL", "status.finalizeURL");
+    set_once(r, os, ns, "certificate", "status.certificate");
+    json_object *oa = vjget(os, "authorizations"), *na = vjget(ns, "authorizations");
+    size_t on = alen(oa);
+    if (on == 0)
+        return;
+    if (alen(na) != on) {
+        admission_err(r, FE_FORBIDDEN, NULL, SET_ONCE, "status.authorizations");
+        return; /* guard: never index past the new list */
+    }
+    for (size_t i = 0; i < on; i++) {
+        json_object *o = json_object_array_get_idx(oa, i), *n = json_object_array_get_idx(na, i);
+        char p[96];
+        static const char *const keys[] = {"url", "identifier", "initialState"};
+        for (size_t k = 0; k < 3; k++) {
+            VPATH(p, "status.authorizations[%zu].%s", i, keys[k]);
+            set_once(r, o, n, keys[k], p);
+        }
+        json_object *ow = vjget(o, "wildcard");
+        if (ow && !json_object_equal(ow, vjget(n, "wildcard")))
+            admission_err(r, FE_FORBIDDEN, NULL, SET_ONCE, "status.authorizations[%zu].wildcard", i);
+        json_object *oc = vjget(o, "challenges"), *nc = vjget(n, "challenges");
+        size_t ocn = alen(oc);
+        if (ocn == 0)
+            continue;
+        if (alen(nc) != ocn) {
+            admission_err(r, FE_FORBIDDEN, NULL, SET_ONCE, "status.authorizations[%zu].challenges", i);
+            continue;
+        }
+        for (size_t j = 0; j < ocn; j++) {
+            json_object *c0 = json_object_array_get_idx(oc, j), *c1 = json_object_array_get_idx(nc, j);
+            static const char *const ck[] = {"url", "type", "token"};
+            for (size_t k = 0; k < 3; k++) {
+                VPATH(p, "status.authorizations[%zu].challenges[%zu].%s", i, j, ck[k]);
+                set_once(r, c0, c1, ck[k], p);
+            }
+        }
+    }
+}
+
+static void issuer_ref(admission_result_t *r, json_object *spec)
+{
+    json_object *ref = vjget(spec, "issuerRef");
+    if (!ref || !json_object_is_type(ref, json_type_object)) {
+        admission_err(r, FE_REQUIRED, NULL, NULL, "spec.issuerRef");
+        return;
+    }
+    const char *name = vjstr(ref, "name"), *kind = vjstr(ref, "kind"), *group = vjstr(ref, "group");
+    if (!name || !*name)
+        admission_err(r, FE_REQUIRED, NULL, NULL, "spec.issuerRef.name");
+    if (kind && *kind && strcmp(kind, "Issuer") != 0 && strcmp(kind, "ClusterIssuer") != 0)
+        admission_err_str(r, FE_NOT_SUPPORTED, kind, "\"\", \"Issuer\", \"ClusterIssuer\"", "spec.issuerRef.kind");
+    if (group && *group && strcmp(group, "cert-manager.io") != 0)
+        admission_err_str(r, FE_NOT_SUPPORTED, group, "\"\", \"cert-manager.io\"", "spec.issuerRef.group");
+}
+
+/* Builds the list of strings of a JSON array (borrowed); returns count. */
+static size_t strs(json_object *a, const char ***out)
+{
+    size_t n = alen(a);
+    *out = NULL;
+    if (!n)
+        return 0;
+    *out = calloc(n, sizeof(**out));
+    if (!*out)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_object_get_string(json_object_array_get_idx(a, i));
+        (*out)[i] = s ? s : "";
+    }
+    return n;
+}
+
+static void csr_matches(admission_result_t *r, json_object *spec)
+{
+    const char *req = vjstr(spec, "request");
+    if (!req || !*req) {
+        admission_err(r, FE_REQUIRED, NULL, NULL, "spec.request");
+        return;
+    }
+    unsigned char *der = NULL;
+    size_t derlen = 0;
+    if (vbase64_decode(req, &der, &derlen) < 0) {
+        admission_err(r, FE_INVALID, NULL, "must be base64-encoded CSR bytes", "spec.request");
+        return;
+    }
+    char err[160];
+    x509_csr_t *csr = x509_csr_parse(der, derlen, err, sizeof(err));
+    free(der);
+    if (!csr) {
+        admission_err(r, FE_INVALID, NULL, err, "spec.request");
+        return;
+    }
+    const char *cn = vjstr(spec, "commonName");
+    const char *ccn = csr->common_name;
+    if (strcmp(cn ? cn : "", ccn ? ccn : "") != 0)
+        admission_err_str(r, FE_INVALID, cn ? cn : "", "must equal the common name of the CSR in spec.request",
+                          "spec.commonName");
+    /* Expected names: the CSR's SANs plus its CN (cert-manager adds a CN missing from the SANs). */
+    const char **dns = NULL, **ips = NULL;
+    size_t nd = strs(vjget(spec, "dnsNames"), &dns), ni = strs(vjget(spec, "ipAddresses"), &ips);
+    size_t ed = csr->n_dns, ei = csr->n_ip;
+    const char **edns = calloc(ed + 1, sizeof(*edns)), **eips = calloc(ei + 1, sizeof(*eips));
+    if (edns && eips) {
+        for (size_t i = 0; i < ed; i++)
+            edns[i] = csr->dns_names[i];
+        for (size_t i = 0; i < ei; i++)
+            eips[i] = csr->ip_addresses[i];
+        unsigned char b[16];
+        if (ccn && *ccn) {
+            if (x509_ip_parse(ccn, b))
+                eips[ei++] = ccn;
+            else
+                edns[ed++] = ccn;
+        }
+        if (!x509_dns_sets_equal(dns, nd, edns, ed))
+            admission_err(r, FE_INVALID, vjget(spec, "dnsNames"),
+                          "must equal the DNS names of the CSR in spec.request (its subjectAltNames and common name)",
+                          "spec.dnsNames");
+        if (!x509_ip_sets_equal(ips, ni, eips, ei))
+            admission_err(r, FE_INVALID, vjget(spec, "ipAddresses"),
+                          "must equal the IP addresses of the CSR in spec.request", "spec.ipAddresses");
+    }
+    free(edns);
+    free(eips);
+    free(dns);
+    free(ips);
+    x509_csr_free(csr);
+}
+
+void validate_order(enum admission_op op, json_object *oldobj, json_object *newobj, const admission_user_t *user,
+                    const admission_policy_t *policy, admission_result_t *r)
+{
+    (void)user;
+    (void)policy;
+    if (op == ADMISSION_UPDATE) {
+        if (!oldobj)
+            return;
+        validate_spec_immutable(r, oldobj, newobj, "Order");
+        status_set_once(oldobj, newobj, r);
+        return;
+    }
+    if (op != ADMISSION_CREATE)
+        return;
+    json_object *spec = vjget(newobj, "spec");
+    if (!spec || !json_object_is_type(spec, json_type_object)) {
+        admission_err(r, FE_REQUIRED, NULL, NULL, "spec");
+        return;
+    }
+    issuer_ref(r, spec);
+    validate_identifiers(r, "spec.dnsNames", vjget(spec, "dnsNames"), "spec.ipAddresses", vjget(spec, "ipAddresses"),
+                         "spec.commonName", vjstr(spec, "commonName"), "spec.dnsNames");
+    csr_matches(r, spec);
+    const char *d = vjstr(spec, "duration");
+    double secs;
+    if (d && *d && (vparse_go_duration(d, &secs) < 0 || secs <= 0))
+        admission_err_str(r, FE_INVALID, d, "must be a positive duration such as \"2160h\"", "spec.duration");
+}
