@@ -400,6 +400,45 @@ int acme_key_thumbprint(const acme_key_t *k, char out[ACME_THUMBPRINT_LEN])
     return 0;
 }
 
+int acme_jwk_thumbprint(json_object *jwk, char out[ACME_THUMBPRINT_LEN])
+{
+    static const char *const rsa_members[] = {"e", "kty", "n", NULL};
+    static const char *const ec_members[] = {"crv", "kty", "x", "y", NULL};
+    json_object *kty = NULL;
+    out[0] = '\0';
+    if (!jwk || !json_object_object_get_ex(jwk, "kty", &kty) || !json_object_is_type(kty, json_type_string))
+        return -1;
+    const char *const *members;
+    if (strcmp(json_object_get_string(kty), "RSA") == 0)
+        members = rsa_members;
+    else if (strcmp(json_object_get_string(kty), "EC") == 0)
+        members = ec_members;
+    else
+        return -1;
+    json_object *canon = json_object_new_object();
+    int rc = -1;
+    for (const char *const *m = members; *m; m++) {
+        json_object *v = NULL;
+        if (!json_object_object_get_ex(jwk, *m, &v) || !json_object_is_type(v, json_type_string))
+            goto out;
+        json_object_object_add(canon, *m, json_object_new_string(json_object_get_string(v)));
+    }
+    const char *text = json_object_to_json_string_ext(canon, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    if (!EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL))
+        goto out;
+    char *tp = acme_b64url_encode(md, mdlen);
+    if (!tp)
+        goto out;
+    snprintf(out, ACME_THUMBPRINT_LEN, "%s", tp);
+    free(tp);
+    rc = 0;
+out:
+    json_object_put(canon);
+    return rc;
+}
+
 /* Signs data; for EC converts the DER ECDSA-Sig to the JWS r||s form (RFC 7518 §3.4). */
 static int sign_raw(const acme_key_t *k, const char *data, size_t len, unsigned char **sig, size_t *siglen)
 {

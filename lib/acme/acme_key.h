@@ -67,6 +67,11 @@ json_object *acme_key_jwk(const acme_key_t *k);
 #define ACME_THUMBPRINT_LEN 44
 int acme_key_thumbprint(const acme_key_t *k, char out[ACME_THUMBPRINT_LEN]);
 
+/* RFC 7638 thumbprint of any public JWK object (borrowed): only the required members are hashed (RSA: e,
+ * kty, n; EC: crv, kty, x, y), in lexicographic order without whitespace. 0, or -1 when kty is unknown or
+ * a required member is missing / not a string. */
+int acme_jwk_thumbprint(json_object *jwk, char out[ACME_THUMBPRINT_LEN]);
+
 /* Signs a request body for url (RFC 8555 §6.2). Protected header: alg, nonce (omitted when NULL),
  * url, and either kid (when kid != NULL) or jwk. payload is the JSON text of the payload, or NULL for
  * POST-as-GET (empty payload, §6.3). Returns the flattened JWS JSON text (malloc'd, caller frees) or NULL
