@@ -17,6 +17,9 @@
  * never cleared between passes. Hashes are 64-bit; equal hashes are confirmed by comparing the strings.
  */
 
+/* How many entries ahead the scans prefetch the memory they will touch. */
+#define PREFETCH_AHEAD 24
+
 struct cand {
     int64_t created;
     uint64_t kh;  /* key hash */
@@ -38,6 +41,7 @@ struct nslot {
 
 struct nsinfo {
     const char *name;
+    size_t len;
     uint64_t h;
     uint32_t load; /* in progress, plus picks of this pass */
     uint32_t cnt;  /* candidates */
@@ -171,19 +175,25 @@ static uint64_t mix64(uint64_t h)
 static uint64_t hash_bytes(const char *s, size_t len, bool fold, uint64_t seed)
 {
     uint64_t h = seed ^ (len * 0x9e3779b97f4a7c15ull);
-    while (len >= 8) {
+    size_t full = len & ~(size_t)7;
+    for (size_t i = 0; i < full; i += 8) {
         uint64_t w;
-        memcpy(&w, s, 8);
+        memcpy(&w, s + i, 8);
         if (fold)
             w = swar_lower(w);
         h = (h ^ w) * 0x9e3779b97f4a7c15ull;
         h ^= h >> 29;
-        s += 8;
-        len -= 8;
     }
-    if (len) {
-        uint64_t w = 0;
-        memcpy(&w, s, len);
+    if (len & 7) {
+        uint64_t w;
+        if (len >= 8) {
+            /* the last eight bytes, overlapping the previous word (len is mixed in, so no ambiguity) */
+            memcpy(&w, s + len - 8, 8);
+        } else {
+            w = 0;
+            for (size_t i = 0; i < len; i++)
+                w |= (uint64_t)(unsigned char)s[i] << (8 * i);
+        }
         if (fold)
             w = swar_lower(w);
         h = (h ^ w) * 0x9e3779b97f4a7c15ull;
@@ -360,8 +370,8 @@ static int64_t ns_id(struct sched *s, const char *name)
         if (sl->gen != s->gen)
             break;
         if (sl->h == h) {
-            const char *o = s->ns[sl->id].name;
-            if (o == name || strcmp(o, name) == 0)
+            const struct nsinfo *o = &s->ns[sl->id];
+            if (o->name == name || (o->len == len && memcmp(o->name, name, len) == 0))
                 return sl->id;
         }
     }
@@ -371,7 +381,7 @@ static int64_t ns_id(struct sched *s, const char *name)
     }
     GROW(s, ns, ns_cap, s->ns_n + 1);
     uint32_t id = (uint32_t)s->ns_n++;
-    s->ns[id] = (struct nsinfo){.name = name, .h = h};
+    s->ns[id] = (struct nsinfo){.name = name, .len = len, .h = h};
     nst_insert_slot(s, h, id);
     return id;
 }
@@ -577,6 +587,11 @@ int sched_pass(sched_t *s, const sched_challenge_t *all, size_t n, const sched_l
     int64_t last_id = -1;
     for (size_t i = 0; i < n; i++) {
         const sched_challenge_t *c = &all[i];
+        if (i + PREFETCH_AHEAD < n) {
+            /* the strings live wherever the caller allocated them: ask for them early */
+            __builtin_prefetch(all[i + PREFETCH_AHEAD].dns_name);
+            __builtin_prefetch(all[i + PREFETCH_AHEAD].ns);
+        }
         if (!c->processing && sched_state_is_final(c->state))
             continue;
         /* snapshots usually come grouped by namespace, often with shared strings: skip the lookup */
@@ -602,8 +617,11 @@ int sched_pass(sched_t *s, const sched_challenge_t *all, size_t n, const sched_l
     /* 2. oldest candidate per key */
     if (ktable_reserve(&s->oldest, m) < 0)
         return -1;
+    size_t omask = s->oldest.cap - 1;
     for (size_t i = 0; i < m; i++) {
         const struct cand *c = &s->cand[i];
+        if (i + PREFETCH_AHEAD < m) /* the table is bigger than the caches: hide the latency */
+            __builtin_prefetch(&s->oldest.s[(size_t)s->cand[i + PREFETCH_AHEAD].kh & omask]);
         bool fresh;
         struct kslot *sl = ktable_find(&s->oldest, s->gen, all, c->idx, c->kh, &fresh);
         if (!fresh && age_cmp(all, c->idx, c->created, sl->idx, all[sl->idx].created) < 0)
