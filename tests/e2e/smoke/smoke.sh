@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# e2e smoke test of the local environment (needs the kacme_env fixture, i.e. hack/local-up.sh):
+#  - a second local-up is a quick no-op;
+#  - a namespace, a pod running kacme.test/http-responder (node stand-in), a Service and an Ingress;
+#  - GET through the ingress stand-in by host name; the pod's service-account token works in-cluster;
+#  - challtestsrv resolves any name to the ingress stand-in;
+#  - deleting the pod kills its process and removes its network namespace.
+set -euo pipefail
+root=${KACME_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
+L=${KACME_LOCAL_DIR:-$root/_local}
+step() { printf '\n--- smoke: %s\n' "$*"; }
+fail() {
+    printf '\nsmoke: FAILED: %s\n' "$*" >&2
+    [[ -n "${ns:-}" ]] && kubectl -n "$ns" get pods,svc,ingress,endpointslices -o wide >&2 2>&1 || true
+    [[ -n "${ns:-}" ]] && kubectl -n "$ns" get pod responder -o yaml 2>/dev/null | sed -n '/^status:/,$p' >&2 || true
+    for f in "$L"/node/pods/"${ns:-none}"_*/logs/*.log; do
+        [[ -f "$f" ]] && { echo "== $f" >&2; tail -n 20 "$f" >&2; }
+    done
+    tail -n 20 "$L/logs/node.log" "$L/logs/ingress.log" >&2 2>/dev/null || true
+    exit 1
+}
+# retry SECONDS DESCRIPTION COMMAND...: bounded polling
+retry() {
+    local t=$1 what=$2
+    shift 2
+    local deadline=$((SECONDS + t))
+    until "$@"; do
+        ((SECONDS < deadline)) || fail "timed out after ${t}s: $what"
+        sleep 0.5
+    done
+}
+
+step "second local-up is a no-op"
+out=$("$root/hack/local-up.sh" 2>&1) || fail "second local-up failed: $out"
+grep -q "already up" <<<"$out" || fail "second local-up did not detect the running environment: $out"
+
+[[ -f "$L/env.sh" ]] || fail "$L/env.sh missing (is the environment up?)"
+# shellcheck disable=SC1091
+. "$L/env.sh"
+for v in KUBECONFIG KACME_ACME_SERVER KACME_ACME_CA_FILE KACME_ACME_ROOT_FILE KACME_DNS_SERVER KACME_INGRESS_ADDR \
+    KACME_APISERVER; do
+    [[ -n "${!v:-}" ]] || fail "env.sh does not set $v"
+done
+[[ -s "$KACME_ACME_ROOT_FILE" ]] || fail "Pebble root $KACME_ACME_ROOT_FILE is empty"
+curl -sf --max-time 5 --cacert "$KACME_ACME_CA_FILE" "$KACME_ACME_SERVER" | grep -q newOrder ||
+    fail "ACME directory $KACME_ACME_SERVER not served"
+kubectl get node "$KACME_NODE_NAME" >/dev/null || fail "node $KACME_NODE_NAME missing"
+
+step "DNS: challtestsrv answers with the ingress stand-in's address"
+answer=$(python3 - "$KACME_DNS_SERVER" smoke.kacme.test <<'EOF'
+import random, socket, struct, sys
+host, port = sys.argv[1].rsplit(":", 1)
+qid = random.randrange(65536)
+q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(p)]) + p.encode() for p in sys.argv[2].split(".")) + b"\0" + struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.sendto(q, (host, int(port)))
+r = s.recv(4096)
+an = struct.unpack(">H", r[6:8])[0]
+assert an >= 1, "no answer"
+i = len(q)  # first answer record: name (labels or a pointer), type, class, ttl, rdlength, rdata
+while r[i] and r[i] < 0xC0:
+    i += r[i] + 1
+i += 2 if r[i] >= 0xC0 else 1
+typ, _, _, rdlen = struct.unpack(">HHIH", r[i:i + 10])
+assert typ == 1 and rdlen == 4, "not an A record"
+print(".".join(str(b) for b in r[i + 10:i + 14]))
+EOF
+) || fail "DNS query to $KACME_DNS_SERVER failed"
+[[ "$answer" == "$KACME_INGRESS_ADDR" ]] || fail "smoke.kacme.test resolved to $answer, want $KACME_INGRESS_ADDR"
+
+ns=kacme-smoke-$(date +%s)-$$
+step "namespace $ns"
+kubectl create namespace "$ns" >/dev/null
+retry 30 "default ServiceAccount in $ns" kubectl -n "$ns" get serviceaccount default -o name >/dev/null 2>&1
+
+step "pod, service and ingress"
+kubectl -n "$ns" apply -f - >/dev/null <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: responder
+  labels: {app: responder}
+spec:
+  terminationGracePeriodSeconds: 5
+  containers:
+  - name: responder
+    image: kacme.test/http-responder:v1
+    args: ["--port", "$(PORT)", "--text", "$(GREETING) from $(POD_NAME)", "--whoami", "/whoami",
+           "--serve-file", "/sa-namespace=/var/run/secrets/kubernetes.io/serviceaccount/namespace"]
+    env:
+    - {name: PORT, value: "8080"}
+    - {name: GREETING, value: "hello-smoke"}
+    - name: POD_NAME
+      valueFrom: {fieldRef: {fieldPath: metadata.name}}
+    - name: POD_NAMESPACE
+      valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
+    - name: POD_IP
+      valueFrom: {fieldRef: {fieldPath: status.podIP}}
+    ports:
+    - {name: http, containerPort: 8080}
+    readinessProbe:
+      httpGet: {path: /healthz, port: http}
+      periodSeconds: 2
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: responder
+spec:
+  selector: {app: responder}
+  ports:
+  - {name: web, port: 80, targetPort: http}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: responder
+spec:
+  rules:
+  - host: smoke.kacme.test
+    http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend:
+          service:
+            name: responder
+            port: {name: web}
+EOF
+kubectl -n "$ns" wait --for=condition=Ready pod/responder --timeout=60s >/dev/null || fail "pod not Ready"
+pod_ip=$(kubectl -n "$ns" get pod responder -o jsonpath='{.status.podIP}')
+uid=$(kubectl -n "$ns" get pod responder -o jsonpath='{.metadata.uid}')
+python3 -c 'import ipaddress,sys; sys.exit(ipaddress.ip_address(sys.argv[1]) not in ipaddress.ip_network(sys.argv[2]))' \
+    "$pod_ip" "$KACME_POD_CIDR" || fail "pod IP $pod_ip not in $KACME_POD_CIDR"
+netns=kacme-pod-${uid:0:8}
+ip netns list | grep -qw "$netns" || fail "network namespace $netns missing"
+pids=$(ip netns pids "$netns")
+[[ -n "$pids" ]] || fail "no process in $netns"
+echo "pod IP $pod_ip, netns $netns, pids $pids"
+
+step "GET http://smoke.kacme.test/ through the ingress stand-in"
+get() { curl -sf --max-time 5 --resolve "smoke.kacme.test:$KACME_INGRESS_PORT:$1" "http://smoke.kacme.test:$KACME_INGRESS_PORT$2"; }
+check_body() { body=$(get 127.0.0.1 /hello) && grep -q "hello-smoke from responder" <<<"$body"; }
+retry 30 "GET through the ingress returns the responder's text" check_body
+echo "$body"
+grep -q "pod=$ns/responder path=/hello host=smoke.kacme.test" <<<"$body" || fail "unexpected body: $body"
+get "$KACME_INGRESS_ADDR" /hello | grep -q hello-smoke || fail "ingress not reachable on $KACME_INGRESS_ADDR"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Host: other.kacme.test' \
+    "http://127.0.0.1:$KACME_INGRESS_PORT/") || true
+[[ "$code" == 404 ]] || fail "unknown host answered $code, want 404"
+
+step "service-account token mounted at the in-cluster path and accepted by the API server"
+[[ "$(get 127.0.0.1 /sa-namespace)" == "$ns" ]] || fail "serviceaccount namespace file not mounted"
+who=$(get 127.0.0.1 /whoami) || fail "whoami from the pod failed: $(curl -s --resolve smoke.kacme.test:$KACME_INGRESS_PORT:127.0.0.1 http://smoke.kacme.test:$KACME_INGRESS_PORT/whoami)"
+[[ "$who" == "system:serviceaccount:$ns:default" ]] || fail "pod's token is $who"
+echo "pod authenticates as $who"
+
+step "delete the pod: process and network namespace gone"
+kubectl -n "$ns" delete pod responder --timeout=60s >/dev/null || fail "pod deletion did not finish"
+gone() {
+    local p
+    for p in $pids; do [[ -d /proc/$p ]] && return 1; done
+    ! ip netns list | grep -qw "$netns"
+}
+retry 15 "pod process(es) $pids and netns $netns gone" gone
+ip -o link show | grep -q "kvh${uid:0:8}" && fail "host veth kvh${uid:0:8} left behind"
+
+step "unknown image: pod reports ImagePullBackOff"
+kubectl -n "$ns" run nosuch --image=nosuch.example/none:v1 --restart=Never >/dev/null
+reason() { [[ "$(kubectl -n "$ns" get pod nosuch -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}')" == ImagePullBackOff ]]; }
+retry 30 "pod nosuch reporting ImagePullBackOff" reason
+
+kubectl delete namespace "$ns" --wait=false >/dev/null
+printf '\nsmoke: PASSED\n'
