@@ -23,6 +23,7 @@ struct kube_informer {
     kube_resource_t res;
     char *group, *version, *resource; /* res points at these */
     char *ns, *label, *field, *name;
+    char *test_rv; /* used once, then freed */
     bool metadata_only;
     long page_size, watch_timeout_s;
     kube_store_t *store;
@@ -90,6 +91,7 @@ kube_informer_t *kube_informer_new(kube_client_t *c, const kube_informer_opts_t 
     inf->label = dup_or_null(o->label_selector, &oom);
     inf->field = dup_or_null(o->field_selector, &oom);
     inf->name = dup_or_null(o->name ? o->name : o->resource->resource, &oom);
+    inf->test_rv = dup_or_null(o->test_first_watch_rv, &oom);
     if (oom)
         goto oom;
     inf->metadata_only = o->metadata_only;
@@ -116,6 +118,7 @@ oom:
         free(inf->label);
         free(inf->field);
         free(inf->name);
+        free(inf->test_rv);
         free(inf);
     }
     return NULL;
@@ -377,6 +380,11 @@ static void *run(void *arg)
             }
             need_list = false;
             because_gone = false;
+            if (inf->test_rv) {
+                set_rv(inf, inf->test_rv);
+                free(inf->test_rv);
+                inf->test_rv = NULL;
+            }
         }
         /* Spread watch restarts of many informers (client-go randomises timeouts the same way). */
         t = inf->watch_timeout_s;
@@ -472,5 +480,6 @@ void kube_informer_free(kube_informer_t *inf)
     free(inf->label);
     free(inf->field);
     free(inf->name);
+    free(inf->test_rv);
     free(inf);
 }

@@ -49,6 +49,8 @@ typedef struct kube_informer_opts {
     long page_size;                   /* list page size; 0: 500 */
     long watch_timeout_s;             /* server-side timeoutSeconds per watch; 0: 300 (randomised ±10%) */
     const char *name;                 /* for logs, e.g. "challenges"; NULL: the resource */
+    const char *test_first_watch_rv;  /* tests only: the first watch starts from this resourceVersion instead
+                                         of the list's (an expired one exercises the 410 → relist path) */
 } kube_informer_opts_t;
 
 /* New stopped informer using client c (borrowed: must outlive the informer). Strings are copied. NULL
