@@ -272,8 +272,10 @@ int selfcheck_validate_nameservers(const char *s, char *err, size_t errlen)
             return -1;
         }
         p += len;
-        if (*p == ',')
-            p++;
+        if (*p == ',' && *++p == '\0') {
+            snprintf(err, errlen, "invalid nameserver list: trailing comma");
+            return -1;
+        }
     }
     return 0;
 }
