@@ -24,6 +24,7 @@ kacme_config_load
 L=$KACME_LOCAL_DIR
 say() { ((quiet)) || kacme_log "$@"; }
 [[ $(id -u) -eq 0 ]] || { kacme_log "must run as root"; exit 1; }
+kacme_lock
 netns_prefix=kacme-pod-
 
 # 1. recorded components, last started first

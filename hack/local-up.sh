@@ -34,8 +34,44 @@ Pod logs: $L/node/pods/<namespace>_<pod>_<uid>/logs/<container>.log    Stop: hac
 EOF
 }
 
+# Pebble's environment: every PEBBLE_* variable of the caller, PEBBLE_VA_NOSLEEP=1 unless set.
+pebble_env() { (export PEBBLE_VA_NOSLEEP=${PEBBLE_VA_NOSLEEP:-1}; env | grep '^PEBBLE_' | sort); }
+
+start_pebble() {
+    cat >"$L/pebble/config.json" <<EOF
+{
+  "pebble": {
+    "listenAddress": "$KACME_HOST_IP:$KACME_PEBBLE_PORT",
+    "managementListenAddress": "127.0.0.1:$KACME_PEBBLE_MGMT_PORT",
+    "certificate": "$pki/pebble.crt",
+    "privateKey": "$pki/pebble.key",
+    "httpPort": $KACME_INGRESS_PORT,
+    "tlsPort": $KACME_PEBBLE_TLSALPN_PORT,
+    "ocspResponderURL": "",
+    "externalAccountBindingRequired": false
+  }
+}
+EOF
+    pebble_env >"$L/pebble/env"
+    kacme_log "starting pebble (https://$KACME_HOST_IP:$KACME_PEBBLE_PORT/dir) with $(tr '\n' ' ' <"$L/pebble/env")"
+    PEBBLE_VA_NOSLEEP=${PEBBLE_VA_NOSLEEP:-1} kacme_start pebble \
+        pebble -config "$L/pebble/config.json" -dnsserver "$KACME_PEBBLE_DNS_SERVER"
+}
+
+# waits for the ACME directory, then records the roots of issued certificates (new at every Pebble start)
+wait_pebble() {
+    kacme_wait pebble 20 "the ACME directory" \
+        curl -sf --max-time 2 --cacert "$pki/pebble-ca.crt" "https://$KACME_HOST_IP:$KACME_PEBBLE_PORT/dir"
+    curl -sf --max-time 5 --cacert "$pki/pebble-ca.crt" -o "$L/pebble/root.pem" \
+        "https://127.0.0.1:$KACME_PEBBLE_MGMT_PORT/roots/0" || kacme_fail pebble "cannot fetch /roots/0"
+    curl -sf --max-time 5 --cacert "$pki/pebble-ca.crt" -o "$L/pebble/intermediate.pem" \
+        "https://127.0.0.1:$KACME_PEBBLE_MGMT_PORT/intermediates/0" ||
+        kacme_fail pebble "cannot fetch /intermediates/0"
+}
+
 # ---------------------------------------------------------------- preflight
 [[ $(id -u) -eq 0 ]] || { kacme_log "must run as root (network namespaces, port $KACME_INGRESS_PORT)"; exit 1; }
+kacme_lock
 for t in etcd kube-apiserver kube-controller-manager kubectl; do
     [[ -x "$bin/$t" ]] || { kacme_log "missing $bin/$t: run hack/k8s-tools.sh first"; exit 1; }
 done
@@ -62,9 +98,17 @@ if [[ -f "$L/config.env" ]]; then
         done
         healthy
     ) && {
-        kacme_log "already up and healthy (checked in $((SECONDS - start_time))s)"
         kacme_config_load
         L=$KACME_LOCAL_DIR
+        pki=$L/pki
+        if [[ "$(pebble_env)" != "$(cat "$L/pebble/env" 2>/dev/null)" ]]; then
+            kacme_log "PEBBLE_* settings changed: restarting pebble only"
+            unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+            kacme_stop pebble 10
+            start_pebble
+            wait_pebble
+        fi
+        kacme_log "already up and healthy (checked in $((SECONDS - start_time))s)"
         usage_hint
         exit 0
     }
@@ -178,24 +222,7 @@ kacme_start challtestsrv pebble-challtestsrv -defaultIPv4 "$KACME_HOST_IP" -defa
     -dns01 "127.0.0.1:$KACME_DNS_PORT,$KACME_HOST_IP:$KACME_DNS_PORT" -http01 "" -https01 "" -tlsalpn01 "" \
     -management "127.0.0.1:$KACME_CHALLTESTSRV_PORT"
 
-cat >"$L/pebble/config.json" <<EOF
-{
-  "pebble": {
-    "listenAddress": "$KACME_HOST_IP:$KACME_PEBBLE_PORT",
-    "managementListenAddress": "127.0.0.1:$KACME_PEBBLE_MGMT_PORT",
-    "certificate": "$pki/pebble.crt",
-    "privateKey": "$pki/pebble.key",
-    "httpPort": $KACME_INGRESS_PORT,
-    "tlsPort": $KACME_PEBBLE_TLSALPN_PORT,
-    "ocspResponderURL": "",
-    "externalAccountBindingRequired": false
-  }
-}
-EOF
-kacme_log "starting pebble (https://$KACME_HOST_IP:$KACME_PEBBLE_PORT/dir; PEBBLE_* from the environment:" \
-    "$(env | grep -o '^PEBBLE_[A-Z_]*=[^ ]*' | tr '\n' ' ')PEBBLE_VA_NOSLEEP=${PEBBLE_VA_NOSLEEP:-1})"
-PEBBLE_VA_NOSLEEP=${PEBBLE_VA_NOSLEEP:-1} kacme_start pebble \
-    pebble -config "$L/pebble/config.json" -dnsserver "$KACME_PEBBLE_DNS_SERVER"
+start_pebble
 
 kacme_wait etcd 30 "etcd health" curl -sf --max-time 2 "http://127.0.0.1:$KACME_ETCD_PORT/health"
 
@@ -220,12 +247,7 @@ kacme_start apiserver "$bin/kube-apiserver" \
 
 kacme_wait challtestsrv 20 "its DNS server on 127.0.0.1:$KACME_DNS_PORT" \
     bash -c "exec 3<>/dev/tcp/127.0.0.1/$KACME_DNS_PORT"
-kacme_wait pebble 20 "the ACME directory" \
-    curl -sf --max-time 2 --cacert "$pki/pebble-ca.crt" "https://$KACME_HOST_IP:$KACME_PEBBLE_PORT/dir"
-curl -sf --max-time 5 --cacert "$pki/pebble-ca.crt" -o "$L/pebble/root.pem" \
-    "https://127.0.0.1:$KACME_PEBBLE_MGMT_PORT/roots/0" || kacme_fail pebble "cannot fetch /roots/0"
-curl -sf --max-time 5 --cacert "$pki/pebble-ca.crt" -o "$L/pebble/intermediate.pem" \
-    "https://127.0.0.1:$KACME_PEBBLE_MGMT_PORT/intermediates/0" || kacme_fail pebble "cannot fetch /intermediates/0"
+wait_pebble
 
 kacme_wait apiserver 90 "/readyz" kacme_api_curl /readyz
 

@@ -91,7 +91,7 @@ kacme_start() {
     log=$(kacme_logfile "$name")
     mkdir -p "$KACME_LOCAL_DIR/pids" "$KACME_LOCAL_DIR/logs"
     printf -- '--- %s starting: %s\n' "$(date -u +%FT%TZ)" "$*" >>"$log"
-    setsid "$@" >>"$log" 2>&1 </dev/null &
+    setsid "$@" >>"$log" 2>&1 </dev/null 9>&- &
     pid=$!
     echo "$pid $(kacme_starttime "$pid")" >"$(kacme_pidfile "$name")"
     grep -qx "$name" "$KACME_LOCAL_DIR/pids/order" 2>/dev/null || echo "$name" >>"$KACME_LOCAL_DIR/pids/order"
@@ -160,4 +160,17 @@ kacme_port_free() {
 kacme_api_curl() {
     curl -sf --max-time 5 --cacert "$KACME_LOCAL_DIR/pki/ca.crt" --cert "$KACME_LOCAL_DIR/pki/admin.crt" \
         --key "$KACME_LOCAL_DIR/pki/admin.key" "https://127.0.0.1:$KACME_APISERVER_PORT$1"
+}
+
+# kacme_lock: one local-up / local-down at a time per state directory (waits up to 5 minutes). The lock is
+# held on file descriptor 9 until the script exits; local-up's own call of local-down inherits it.
+kacme_lock() {
+    [[ -n "${KACME_LOCK_HELD:-}" ]] && return 0
+    mkdir -p "$KACME_LOCAL_DIR"
+    exec 9>>"$KACME_LOCAL_DIR/.lock"
+    if ! flock -n 9; then
+        kacme_log "waiting for another local-up/local-down on $KACME_LOCAL_DIR"
+        flock -w 300 9 || { kacme_log "timed out waiting for the lock $KACME_LOCAL_DIR/.lock"; exit 1; }
+    fi
+    export KACME_LOCK_HELD=1
 }
