@@ -148,9 +148,10 @@ static int resolve_ares(const char *servers, const char *host, unsigned short po
         nfds_t nfd = 0;
         for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
             short ev = 0;
-            if (ARES_GETSOCK_READABLE(bits, i))
+            /* c-ares' own ARES_GETSOCK_* macros shift a signed 1 into the sign bit (UB): test unsigned */
+            if (((unsigned)bits >> i) & 1u)
                 ev |= POLLIN;
-            if (ARES_GETSOCK_WRITABLE(bits, i))
+            if (((unsigned)bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u)
                 ev |= POLLOUT;
             if (ev)
                 pfd[nfd++] = (struct pollfd){.fd = socks[i], .events = ev};
