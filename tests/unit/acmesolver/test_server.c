@@ -206,6 +206,24 @@ static void test_peer_closes_early(void **state)
     free(r);
 }
 
+/* stop() with a request half-read: run() returns (after at most the grace period) */
+static void test_stop_with_connection_in_flight(void **state)
+{
+    fixture_t *f = *state;
+    int fd = connect_to(f);
+    ssize_t w = write(fd, "GET /healthz HTTP/1.1\r\nHost", 27);
+    (void)w;
+    char *r = exchange(f, 1, "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"); /* the server has seen fd */
+    free(r);
+    acmesolver_server_stop(f->srv);
+    pthread_join(f->th, NULL);
+    assert_int_equal(f->rc, 0);
+    close(fd);
+    /* teardown stops and joins again: restart a run that returns at once */
+    acmesolver_server_stop(f->srv);
+    pthread_create(&f->th, NULL, run, f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +231,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_health_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversized_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_closes_early, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_with_connection_in_flight, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
