@@ -7,6 +7,9 @@
 #   --serve-file /PATH=FILE   GET /PATH answers FILE's content (e.g. a mounted service-account file)
 #   --whoami /PATH            GET /PATH asks the API server who the pod's service-account token belongs to
 #                             (in-cluster config: KUBERNETES_SERVICE_HOST/PORT and the mounted token + CA)
+#   --tls-cert FILE --tls-key FILE   serve HTTPS instead of HTTP
+#   --deny-admission MESSAGE  POST (any path) answers an AdmissionReview (admission.k8s.io/v1) denying the
+#                             request with MESSAGE: a minimal validating webhook
 # /healthz answers "ok" (for readiness probes).
 """Tiny HTTP responder for tests."""
 
@@ -46,6 +49,9 @@ def main():
     ap.add_argument("--bind", default="0.0.0.0")
     ap.add_argument("--serve-file", action="append", default=[], metavar="/PATH=FILE")
     ap.add_argument("--whoami", default="", metavar="/PATH")
+    ap.add_argument("--tls-cert", default="")
+    ap.add_argument("--tls-key", default="")
+    ap.add_argument("--deny-admission", default=None, metavar="MESSAGE")
     a = ap.parse_args()
     files = dict(x.split("=", 1) for x in a.serve_file)
     who = f"{os.environ.get('POD_NAMESPACE', '?')}/{os.environ.get('POD_NAME', '?')}"
@@ -76,6 +82,24 @@ def main():
             self.end_headers()
             self.wfile.write(body)
 
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            if a.deny_admission is None or length > (3 << 20):
+                self.send_response(404 if a.deny_admission is None else 413)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            review = json.loads(self.rfile.read(length))
+            uid = (review.get("request") or {}).get("uid", "")
+            body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                               "response": {"uid": uid, "allowed": False,
+                                            "status": {"code": 403, "message": a.deny_admission}}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
         def log_message(self, fmt, *args):
             sys.stderr.write(f"http-responder: {self.client_address[0]} {fmt % args}\n")
 
@@ -84,6 +108,10 @@ def main():
         allow_reuse_address = True
 
     srv = S((a.bind, a.port), H)
+    if a.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls_cert, a.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     signal.signal(signal.SIGTERM, lambda s, f: sys.exit(0))
     print(f"http-responder: {who} listening on {a.bind}:{a.port}", flush=True)
     srv.serve_forever()

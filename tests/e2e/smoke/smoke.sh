@@ -5,6 +5,7 @@
 #  - a namespace, a pod running kacme.test/http-responder (node stand-in), a Service and an Ingress;
 #  - GET through the ingress stand-in by host name; the pod's service-account token works in-cluster;
 #  - challtestsrv resolves any name to the ingress stand-in;
+#  - a validating webhook served by a pod (secret volume, non-root) is called by the API server;
 #  - deleting the pod kills its process and removes its network namespace.
 set -euo pipefail
 root=${KACME_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
@@ -157,6 +158,76 @@ step "service-account token mounted at the in-cluster path and accepted by the A
 who=$(get 127.0.0.1 /whoami) || fail "whoami from the pod failed: $(curl -s --resolve smoke.kacme.test:$KACME_INGRESS_PORT:127.0.0.1 http://smoke.kacme.test:$KACME_INGRESS_PORT/whoami)"
 [[ "$who" == "system:serviceaccount:$ns:default" ]] || fail "pod's token is $who"
 echo "pod authenticates as $who"
+
+step "validating webhook: the API server calls a pod through its Service's endpoints (secret volume, HTTPS)"
+wh=$(mktemp -d)
+vwc=kacme-smoke-$ns
+trap 'rm -rf "$wh"; kubectl delete validatingwebhookconfiguration "$vwc" --ignore-not-found >/dev/null 2>&1 || true' EXIT
+openssl ecparam -name prime256v1 -genkey -noout -out "$wh/ca.key" 2>/dev/null
+openssl req -x509 -new -key "$wh/ca.key" -subj /CN=smoke-webhook-ca -days 1 -out "$wh/ca.crt" 2>/dev/null
+openssl ecparam -name prime256v1 -genkey -noout -out "$wh/tls.key" 2>/dev/null
+printf 'subjectAltName=DNS:denier.%s.svc\nextendedKeyUsage=serverAuth\n' "$ns" >"$wh/ext"
+openssl req -new -key "$wh/tls.key" -subj "/CN=denier.$ns.svc" 2>/dev/null |
+    openssl x509 -req -CA "$wh/ca.crt" -CAkey "$wh/ca.key" -CAcreateserial -days 1 -extfile "$wh/ext" \
+        -out "$wh/tls.crt" 2>/dev/null
+kubectl -n "$ns" create secret tls denier-tls --cert "$wh/tls.crt" --key "$wh/tls.key" >/dev/null
+kubectl -n "$ns" apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata:
+  name: denier
+  labels: {app: denier}
+spec:
+  automountServiceAccountToken: false
+  securityContext: {runAsNonRoot: true, runAsUser: 65532}
+  containers:
+  - name: denier
+    image: kacme.test/http-responder
+    args: ["--port", "8443", "--tls-cert", "/etc/denier/tls.crt", "--tls-key", "/etc/denier/tls.key",
+           "--deny-admission", "smoke webhook says no"]
+    ports: [{name: https, containerPort: 8443}]
+    readinessProbe: {httpGet: {path: /healthz, port: https, scheme: HTTPS}}
+    volumeMounts: [{name: tls, mountPath: /etc/denier, readOnly: true}]
+  volumes:
+  - {name: tls, secret: {secretName: denier-tls}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: denier}
+spec:
+  selector: {app: denier}
+  ports: [{port: 443, targetPort: https}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: $vwc}
+webhooks:
+- name: denier.smoke.kacme.test
+  admissionReviewVersions: [v1]
+  sideEffects: None
+  failurePolicy: Fail
+  timeoutSeconds: 5
+  namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: $ns}}
+  objectSelector: {matchLabels: {smoke-deny: "yes"}}
+  rules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}]
+  clientConfig:
+    service: {namespace: $ns, name: denier, path: /validate, port: 443}
+    caBundle: $(base64 -w0 "$wh/ca.crt")
+EOF
+kubectl -n "$ns" wait --for=condition=Ready pod/denier --timeout=60s >/dev/null || fail "webhook pod not Ready"
+denied() {
+    local out
+    out=$(kubectl -n "$ns" create -f - 2>&1 <<EOF
+apiVersion: v1
+kind: ConfigMap
+metadata: {generateName: deny-me-, labels: {smoke-deny: "yes"}}
+EOF
+) && return 1
+    grep -q "smoke webhook says no" <<<"$out" || { echo "not denied by the webhook yet: $out" >&2; return 1; }
+}
+retry 30 "a labelled ConfigMap denied by the webhook pod" denied
+kubectl -n "$ns" create configmap allowed-one >/dev/null || fail "an unlabelled ConfigMap was refused"
+echo "webhook pod reached through its endpoints; request denied as expected"
 
 step "delete the pod: process and network namespace gone"
 kubectl -n "$ns" delete pod responder --timeout=60s >/dev/null || fail "pod deletion did not finish"
