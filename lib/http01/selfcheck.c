@@ -663,7 +663,9 @@ out:
 int selfcheck_run_once(const selfcheck_opts_t *opts, const char *dns_name, const char *token, const char *key,
                        char *reason, size_t reasonlen)
 {
-    if (!dns_name || !*dns_name || !token || !*token || !key || strlen(dns_name) > 253 || strlen(token) > 512) {
+    /* an empty key would make an empty body pass */
+    if (!dns_name || !*dns_name || !token || !*token || !key || !*key || strlen(dns_name) > 253 ||
+        strlen(token) > 512 || strlen(key) > 4096) {
         snprintf(reason, reasonlen, "invalid self-check arguments");
         return -1;
     }

@@ -552,6 +552,8 @@ static void test_bad_arguments(void **state)
     char reason[SELFCHECK_REASON_LEN];
     assert_int_equal(selfcheck_run_once(NULL, "", TOKEN, KEY, reason, sizeof(reason)), -1);
     assert_int_equal(selfcheck_run_once(NULL, "a.example", NULL, KEY, reason, sizeof(reason)), -1);
+    assert_int_equal(selfcheck_run_once(NULL, "a.example", TOKEN, "", reason, sizeof(reason)), -1);
+    assert_string_equal(reason, "invalid self-check arguments");
 }
 
 static int group_setup(void **state)
