@@ -168,7 +168,7 @@ webhook_server_t *webhook_server_start(const webhook_server_config_t *cfg, char 
         return NULL;
     }
     s->policy = cfg->policy;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_TURBO;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS;
     if (sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, handle, s,
@@ -193,6 +193,12 @@ webhook_server_t *webhook_server_start(const webhook_server_config_t *cfg, char 
 unsigned short webhook_server_port(const webhook_server_t *s)
 {
     return s->port;
+}
+
+unsigned webhook_server_connections(const webhook_server_t *s)
+{
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return di ? di->num_connections : 0;
 }
 
 void webhook_server_stop(webhook_server_t *s, unsigned grace_ms)

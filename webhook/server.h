@@ -33,6 +33,9 @@ webhook_server_t *webhook_server_start(const webhook_server_config_t *cfg, char 
 /* The bound port. */
 unsigned short webhook_server_port(const webhook_server_t *s);
 
+/* Connections currently open (tests, diagnostics). */
+unsigned webhook_server_connections(const webhook_server_t *s);
+
 /* Stops accepting, lets in-flight requests finish for up to grace_ms, then stops and frees; NULL-safe. */
 void webhook_server_stop(webhook_server_t *s, unsigned grace_ms);
 
