@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "acmesolver.h"
 #include "http01/selfcheck.h"
 
 #define TOKEN "tok_EN-1"
@@ -546,6 +547,37 @@ static void test_nameservers(void **state)
             fail_msg("%s accepted", bad[i]);
 }
 
+static void *solver_run(void *arg)
+{
+    acmesolver_server_run(arg);
+    return NULL;
+}
+
+/* The real solver (kacme-acmesolver's server) answers the real self-check, through a host name. */
+static void test_against_acmesolver(void **state)
+{
+    (void)state;
+    char reason[SELFCHECK_REASON_LEN], err[ACMESOLVER_ERR_LEN];
+    acmesolver_config_t cfg = {.listen_port = 0, .domain = "solver.example", .token = TOKEN, .key = KEY};
+    acmesolver_server_t *srv = acmesolver_server_new(&cfg, true, err, sizeof(err));
+    assert_non_null(srv);
+    pthread_t th;
+    pthread_create(&th, NULL, solver_run, srv);
+    fake_dns_t dns = {.n = 1};
+    snprintf(dns.addrs[0].ip, sizeof(dns.addrs[0].ip), "127.0.0.1");
+    dns.addrs[0].port = (unsigned short)acmesolver_server_port(srv);
+    selfcheck_opts_t o = {.resolve = fake_resolve, .resolve_ud = &dns};
+    if (run(&o, "Solver.Example", reason) != 0)
+        fail_msg("against acmesolver: %s", reason);
+    assert_int_equal(run(&o, "other.example", reason), -1);
+    expect_reason(reason, "wrong status code 404 from 127.0.0.1:");
+    assert_int_equal(selfcheck_run_once(&o, "solver.example", TOKEN, KEY "x", reason, sizeof(reason)), -1);
+    expect_reason(reason, "body mismatch from 127.0.0.1:");
+    acmesolver_server_stop(srv);
+    pthread_join(th, NULL);
+    acmesolver_server_free(srv);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -583,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_ipv6_literal),
         cmocka_unit_test(test_proxy_env),
         cmocka_unit_test(test_nameservers),
+        cmocka_unit_test(test_against_acmesolver),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
