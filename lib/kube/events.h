@@ -45,7 +45,8 @@ typedef struct kube_event_recorder_opts {
 kube_event_recorder_t *kube_event_recorder_new(kube_client_t *client, const kube_event_recorder_opts_t *opts,
                                                char *err, size_t errlen);
 
-/* Stops the sender: the event being sent finishes, events still queued are dropped (counted). NULL-safe. */
+/* Stops the sender: the event being sent finishes, events still queued are dropped (call
+ * kube_event_recorder_flush first to deliver them). NULL-safe. */
 void kube_event_recorder_free(kube_event_recorder_t *r);
 
 /*
