@@ -141,7 +141,10 @@ typedef struct ivals {
 
 typedef struct entry {
     char *key;
-    json_object *obj; /* one reference owned by the store */
+    json_object *obj; /* one reference owned by the store; NULL in compact mode */
+    char *json;       /* compact mode: the object serialised (exact-size allocation) */
+    size_t json_len;
+    char *rv;         /* metadata.resourceVersion ("" when absent) */
     ivals_t *iv;      /* per index, the values this object is filed under */
 } entry_t;
 
@@ -161,6 +164,7 @@ struct kube_store {
     size_t n_idx;
     kube_transform_fn transform;
     void *transform_ud;
+    bool compact;
 };
 
 static json_object *sub(json_object *o, const char *k)
@@ -247,8 +251,28 @@ static void entry_free(kube_store_t *s, entry_t *e)
         free(e->iv);
     }
     json_object_put(e->obj);
+    free(e->json);
+    free(e->rv);
     free(e->key);
     free(e);
+}
+
+/* A new reference to the entry's object: shared in normal mode, freshly parsed in compact mode. */
+static json_object *entry_ref(const entry_t *e)
+{
+    json_tokener *tok;
+    json_object *o = NULL;
+    if (e->obj)
+        return json_object_get(e->obj);
+    if (!e->json || e->json_len > 0x7fffffff || !(tok = json_tokener_new()))
+        return NULL;
+    o = json_tokener_parse_ex(tok, e->json, (int)e->json_len);
+    if (json_tokener_get_error(tok) != json_tokener_success) {
+        json_object_put(o);
+        o = NULL;
+    }
+    json_tokener_free(tok);
+    return o;
 }
 
 static void set_free(void *v)
@@ -272,6 +296,14 @@ void kube_store_free(kube_store_t *s)
     }
     pthread_rwlock_destroy(&s->lock);
     free(s);
+}
+
+void kube_store_set_compact(kube_store_t *s, bool compact)
+{
+    pthread_rwlock_wrlock(&s->lock);
+    if (s->items.n == 0)
+        s->compact = compact;
+    pthread_rwlock_unlock(&s->lock);
 }
 
 void kube_store_set_transform(kube_store_t *s, kube_transform_fn fn, void *ud)
@@ -381,20 +413,25 @@ static int index_insert(kube_store_t *s, entry_t *e)
     return 0;
 }
 
-/* Prepares obj (stolen) for storing: transform, key, index values. Returns a detached entry or NULL (obj
- * released). */
-static entry_t *prepare(kube_store_t *s, json_object *obj)
+/* Prepares obj (stolen) for storing: transform, key, index values, and in compact mode the serialised
+ * form. Returns a detached entry, and in *parsed a new reference to the transformed object (for handlers),
+ * or NULL (obj released). */
+static entry_t *prepare(kube_store_t *s, json_object *obj, json_object **parsed)
 {
     char key[512];
     entry_t *e = NULL;
     kube_transform_fn tf;
     void *tud;
     size_t n_idx;
+    bool compact;
+    const char *rv;
 
+    *parsed = NULL;
     pthread_rwlock_rdlock(&s->lock);
     tf = s->transform;
     tud = s->transform_ud;
     n_idx = s->n_idx;
+    compact = s->compact;
     pthread_rwlock_unlock(&s->lock);
     if (tf && obj)
         obj = tf(tud, obj);
@@ -403,10 +440,31 @@ static entry_t *prepare(kube_store_t *s, json_object *obj)
     e = calloc(1, sizeof(*e));
     if (!e || !(e->key = strdup(key)) || !(e->iv = compute_ivals(s, n_idx, obj)))
         goto fail;
-    e->obj = obj;
+    rv = sub_str(sub(obj, "metadata"), "resourceVersion");
+    if (!(e->rv = strdup(rv ? rv : "")))
+        goto fail;
+    if (compact) {
+        size_t len = 0;
+        const char *js = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
+        if (!js || !(e->json = malloc(len + 1)))
+            goto fail;
+        memcpy(e->json, js, len + 1);
+        e->json_len = len;
+        *parsed = obj; /* handed to the caller; the store keeps the string */
+    } else {
+        e->obj = obj;
+        *parsed = json_object_get(obj);
+    }
     return e;
 fail:
     if (e) {
+        if (e->iv) {
+            for (size_t i = 0; i < n_idx; i++)
+                ivals_clear(&e->iv[i]);
+            free(e->iv);
+        }
+        free(e->json);
+        free(e->rv);
         free(e->key);
         free(e);
     }
@@ -446,11 +504,9 @@ int kube_store_upsert(kube_store_t *s, json_object *obj, json_object **old, json
         *old = NULL;
     if (stored)
         *stored = NULL;
-    e = prepare(s, obj);
+    e = prepare(s, obj, &kept);
     if (!e)
         return -1;
-    if (stored)
-        kept = json_object_get(e->obj);
     pthread_rwlock_wrlock(&s->lock);
     prev = install(s, e, &inserted, &failed);
     pthread_rwlock_unlock(&s->lock);
@@ -458,11 +514,13 @@ int kube_store_upsert(kube_store_t *s, json_object *obj, json_object **old, json
         entry_free(s, e);
     if (prev) {
         if (old)
-            *old = json_object_get(prev->obj);
+            *old = entry_ref(prev);
         entry_free(s, prev);
     }
     if (stored)
         *stored = kept;
+    else
+        json_object_put(kept);
     return failed ? -1 : 0;
 }
 
@@ -481,7 +539,7 @@ int kube_store_delete(kube_store_t *s, const char *key, json_object **old)
     if (!e)
         return 0;
     if (old)
-        *old = json_object_get(e->obj);
+        *old = entry_ref(e);
     entry_free(s, e);
     return 1;
 }
@@ -495,7 +553,7 @@ json_object *kube_store_get(kube_store_t *s, const char *key)
     pthread_rwlock_rdlock(&s->lock);
     e = hmap_get(&s->items, key);
     if (e)
-        o = json_object_get(e->obj);
+        o = entry_ref(e);
     pthread_rwlock_unlock(&s->lock);
     return o;
 }
@@ -538,7 +596,8 @@ static int collect(const hmap_t *m, json_object ***out, size_t *n)
         return -1;
     for (size_t i = 0; i < m->nb; i++)
         for (hnode_t *x = m->b[i]; x; x = x->next)
-            arr[k++] = json_object_get(((entry_t *)x->val)->obj);
+            if ((arr[k] = entry_ref(x->val)) != NULL)
+                k++;
     *out = arr;
     *n = k;
     return 0;
@@ -625,27 +684,26 @@ typedef struct change {
     json_object *old, *obj; /* owned references */
 } change_t;
 
-static const char *rv_of(json_object *o)
-{
-    return sub_str(sub(o, "metadata"), "resourceVersion");
-}
-
 int kube_store_replace(kube_store_t *s, json_object **objs, size_t n, kube_store_diff_fn diff, void *ud)
 {
     entry_t **prepared = NULL;
+    json_object **parsed = NULL; /* owned: the transformed objects, for the handlers */
     change_t *ch = NULL;
     size_t nch = 0, cap;
     hmap_t seen = {.own_keys = false};
     int rc = 0;
 
     prepared = calloc(n ? n : 1, sizeof(*prepared));
-    if (!prepared) {
+    parsed = calloc(n ? n : 1, sizeof(*parsed));
+    if (!prepared || !parsed) {
         for (size_t i = 0; i < n; i++)
             json_object_put(objs[i]);
+        free(prepared);
+        free(parsed);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        prepared[i] = prepare(s, objs[i]);
+        prepared[i] = prepare(s, objs[i], &parsed[i]);
         objs[i] = NULL;
         if (!prepared[i])
             rc = -1; /* an object without a name: skipped */
@@ -661,15 +719,12 @@ int kube_store_replace(kube_store_t *s, json_object **objs, size_t n, kube_store
     for (size_t i = 0; i < n; i++) {
         entry_t *e = prepared[i], *prev;
         bool failed, inserted;
-        const char *rv_new, *rv_old;
         if (!e)
             continue;
         prepared[i] = NULL;
         hmap_del(&seen, e->key); /* a duplicate key in the list: the later object wins */
         prev = hmap_get(&s->items, e->key);
-        rv_new = rv_of(e->obj);
-        rv_old = prev ? rv_of(prev->obj) : NULL;
-        if (prev && rv_new && rv_old && strcmp(rv_new, rv_old) == 0) {
+        if (prev && e->rv[0] && strcmp(e->rv, prev->rv) == 0) {
             /* Unchanged since we last saw it: keep the stored object, no event. */
             if (hmap_put(&seen, prev->key, prev) < 0)
                 rc = -1;
@@ -684,7 +739,7 @@ int kube_store_replace(kube_store_t *s, json_object **objs, size_t n, kube_store
             if (prev) {
                 /* Lost from the map; report it deleted so handlers stay consistent with the store. */
                 ch[nch].what = KUBE_STORE_DELETED;
-                ch[nch].old = json_object_get(prev->obj);
+                ch[nch].old = entry_ref(prev);
                 nch++;
                 entry_free(s, prev);
             }
@@ -693,8 +748,9 @@ int kube_store_replace(kube_store_t *s, json_object **objs, size_t n, kube_store
         if (hmap_put(&seen, e->key, e) < 0)
             rc = -1;
         ch[nch].what = prev ? KUBE_STORE_MODIFIED : KUBE_STORE_ADDED;
-        ch[nch].old = prev ? json_object_get(prev->obj) : NULL;
-        ch[nch].obj = json_object_get(e->obj);
+        ch[nch].old = prev ? entry_ref(prev) : NULL;
+        ch[nch].obj = parsed[i];
+        parsed[i] = NULL;
         nch++;
         if (prev)
             entry_free(s, prev);
@@ -716,7 +772,7 @@ int kube_store_replace(kube_store_t *s, json_object **objs, size_t n, kube_store
             index_remove(s, gone[i]);
             hmap_del(&s->items, gone[i]->key);
             ch[nch].what = KUBE_STORE_DELETED;
-            ch[nch].old = json_object_get(gone[i]->obj);
+            ch[nch].old = entry_ref(gone[i]);
             ch[nch].obj = NULL;
             nch++;
             entry_free(s, gone[i]);
@@ -726,10 +782,13 @@ int kube_store_replace(kube_store_t *s, json_object **objs, size_t n, kube_store
 unlock:
     pthread_rwlock_unlock(&s->lock);
     hmap_clear(&seen, NULL);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (prepared[i])
             entry_free(s, prepared[i]);
+        json_object_put(parsed[i]);
+    }
     free(prepared);
+    free(parsed);
     /* Handlers run without the lock: they may read the store. */
     for (size_t i = 0; i < nch; i++) {
         if (diff)

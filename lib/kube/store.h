@@ -46,6 +46,11 @@ void kube_store_free(kube_store_t *s);
 /* Replaces the transform (fn NULL: store objects as given). Call before objects are added. */
 void kube_store_set_transform(kube_store_t *s, kube_transform_fn fn, void *ud);
 
+/* Compact mode (call before objects are added): objects are kept serialised (about 1.1x their JSON size
+ * instead of ~8x as json-c trees) and every getter returns a freshly parsed object (still a new reference,
+ * now private to the caller). Trades CPU on reads for memory: use it for large caches read rarely. */
+void kube_store_set_compact(kube_store_t *s, bool compact);
+
 /* Registers a custom index (name copied). Call before objects are added. Returns 0, or -1 when the name is
  * taken or the store is not empty. */
 int kube_store_add_index(kube_store_t *s, const char *name, kube_index_fn fn, void *ud);
