@@ -132,6 +132,11 @@ static bool challenge_ok(const http01_challenge_t *ch, char *err, size_t errlen)
         snprintf(err, errlen, "challenge is missing namespace, name, uid, dnsName, token or key");
         return false;
     }
+    /* DNS names are at most 253 bytes (RFC 1035); ACME tokens are 43 base64url bytes in practice */
+    if (strlen(ch->dns_name) > 253 || strlen(ch->token) > 256) {
+        snprintf(err, errlen, "challenge dnsName or token too long");
+        return false;
+    }
     return true;
 }
 

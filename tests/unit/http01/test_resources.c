@@ -253,6 +253,13 @@ static void test_errors(void **state)
     http01_challenge_t ch = CH;
     ch.uid = NULL;
     assert_null(http01_build_pod(&ch, NULL, NULL, err, sizeof(err)));
+    char longname[300];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    ch = CH;
+    ch.dns_name = longname;
+    assert_null(http01_build_pod(&ch, NULL, NULL, err, sizeof(err)));
+    assert_null(http01_build_service(&ch, NULL, NULL, err, sizeof(err)));
 }
 
 static json_object *load_golden(const char *name)
