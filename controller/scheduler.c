@@ -6,30 +6,42 @@
 
 /*
  * Layout of a pass (N challenges, M candidates, P in progress):
- *  1. one sequential scan: in-progress keys go into the key set (and add to their namespace's load);
- *     candidates go to `cand` with their key hash and namespace id;
- *  2. scan `cand`: a table keyed by the conflict key keeps the oldest candidate of every key;
- *  3. counting sort of `cand` by namespace into `grp` (one contiguous segment per namespace);
- *  4. each namespace's first head is found by a linear scan; its segment becomes a binary min-heap by age
- *     only when a second head is needed;
- *     a min-heap of namespaces ordered by (load, age of head, name) hands out the picks.
- * Hash tables use open addressing with linear probing and a generation stamp per slot, so they are
- * never cleared between passes. Hashes are 64-bit; equal hashes are confirmed by comparing the strings.
+ *  1. one sequential scan of the snapshot: each in-progress challenge goes to `inprog` (and adds to its
+ *     namespace's load), each candidate to `cand`, both with their key hash and namespace id;
+ *  2. a table keyed by the conflict key takes the in-progress keys, then every candidate: per key only the
+ *     oldest candidate stays alive, and none where the key is in progress. What stays alive is exactly
+ *     the eligible set, so no later step checks keys again;
+ *  3. counting sort of the live candidates by namespace into `grp` (one contiguous segment each);
+ *  4. each namespace's oldest is found by a linear scan of its segment, which becomes a binary min-heap
+ *     only when a second one is needed; a min-heap of namespaces ordered by (load, age of the head,
+ *     namespace name) hands out the picks.
+ * The table uses open addressing with linear probing and a generation stamp per slot, so it is never
+ * cleared between passes. Hashes are 64-bit; equal hashes are confirmed by comparing the strings.
  */
 
 /* How many entries ahead the scans prefetch the memory they will touch. */
 #define PREFETCH_AHEAD 24
 
+/* Marks a table slot whose key is in progress; the low bits hold the snapshot index. */
+#define REF_INPROG 0x80000000u
+/* cand.ns of a candidate that lost to an older one or to an in-progress key */
+#define NS_DEAD UINT32_MAX
+
 struct cand {
     int64_t created;
     uint64_t kh;  /* key hash */
     uint32_t idx; /* index into the snapshot */
-    uint32_t ns;  /* namespace id */
+    uint32_t ns;  /* namespace id, or NS_DEAD */
 };
 
-struct kslot { /* key set / oldest-per-key table slot */
-    uint64_t kh;
+struct gent { /* a live candidate in its namespace's segment */
+    int64_t created;
     uint32_t idx;
+};
+
+struct kslot {
+    uint64_t kh;
+    uint32_t ref; /* position in cand, or REF_INPROG | snapshot index */
     uint32_t gen;
 };
 
@@ -44,23 +56,20 @@ struct nsinfo {
     size_t len;
     uint64_t h;
     uint32_t load; /* in progress, plus picks of this pass */
-    uint32_t cnt;  /* candidates */
-    uint32_t off;  /* segment start in grp; advances as heads are popped */
-    uint32_t left; /* candidates still in the segment's heap */
+    uint32_t cnt;  /* live candidates */
+    uint32_t off;  /* segment start in grp; advances as heads are taken */
+    uint32_t left; /* live candidates still in the segment */
     bool heaped;
-};
-
-struct ktable {
-    struct kslot *s;
-    size_t cap; /* power of two, or 0 */
 };
 
 struct sched {
     uint32_t gen;
-    struct cand *cand, *grp;
-    size_t cand_cap, grp_cap;
-    struct ktable keys;   /* in-progress and picked keys */
-    struct ktable oldest; /* oldest candidate per key */
+    struct cand *cand, *inprog;
+    size_t cand_cap, inprog_cap;
+    struct gent *grp;
+    size_t grp_cap;
+    struct kslot *kt; /* keys: oldest candidate, or in progress */
+    size_t kt_cap;
     struct nslot *nst;
     size_t nst_cap;
     struct nsinfo *ns;
@@ -256,56 +265,6 @@ static size_t pow2_at_least(size_t n)
     return c;
 }
 
-/* Makes t hold at least 2*n slots; a fresh table has gen 0 everywhere, i.e. empty for any gen >= 1. */
-static int ktable_reserve(struct ktable *t, size_t n)
-{
-    size_t want = pow2_at_least(2 * n + 1);
-    if (t->cap >= want)
-        return 0;
-    struct kslot *s = calloc(want, sizeof(*s));
-    if (!s)
-        return -1;
-    free(t->s);
-    t->s = s;
-    t->cap = want;
-    return 0;
-}
-
-/* Slot of the key of all[idx] (hash kh): the existing one, or a claimed empty one (with *fresh set). */
-static struct kslot *ktable_find(struct ktable *t, uint32_t gen, const sched_challenge_t *all, uint32_t idx,
-                                 uint64_t kh, bool *fresh)
-{
-    size_t mask = t->cap - 1;
-    for (size_t i = (size_t)kh & mask;; i = (i + 1) & mask) {
-        struct kslot *sl = &t->s[i];
-        if (sl->gen != gen) {
-            sl->gen = gen;
-            sl->kh = kh;
-            sl->idx = idx;
-            *fresh = true;
-            return sl;
-        }
-        if (sl->kh == kh && key_eq(&all[sl->idx], &all[idx])) {
-            *fresh = false;
-            return sl;
-        }
-    }
-}
-
-/* Read-only lookup; NULL when absent. */
-static const struct kslot *ktable_get(const struct ktable *t, uint32_t gen, const sched_challenge_t *all,
-                                      uint32_t idx, uint64_t kh)
-{
-    size_t mask = t->cap - 1;
-    for (size_t i = (size_t)kh & mask;; i = (i + 1) & mask) {
-        const struct kslot *sl = &t->s[i];
-        if (sl->gen != gen)
-            return NULL;
-        if (sl->kh == kh && key_eq(&all[sl->idx], &all[idx]))
-            return sl;
-    }
-}
-
 /* Returns a buffer of at least need (>= 1) elements: p itself when big enough, else a larger copy (p is then
  * released). NULL when out of memory, p still owned by the caller. */
 static void *grow(void *p, size_t *cap, size_t need, size_t elem)
@@ -330,6 +289,47 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem)
             return -1;                                                                             \
         (s)->field = np_;                                                                          \
     } while (0)
+
+/* Makes the key table hold at least 2*n slots; a fresh table is all gen 0, i.e. empty (gen >= 1). */
+static int kt_reserve(struct sched *s, size_t n)
+{
+    size_t want = pow2_at_least(2 * n + 1);
+    if (s->kt_cap >= want)
+        return 0;
+    struct kslot *t = calloc(want, sizeof(*t));
+    if (!t)
+        return -1;
+    free(s->kt);
+    s->kt = t;
+    s->kt_cap = want;
+    return 0;
+}
+
+/* Snapshot index behind a slot's reference. */
+static uint32_t ref_idx(const struct sched *s, uint32_t ref)
+{
+    return (ref & REF_INPROG) ? (ref & ~REF_INPROG) : s->cand[ref].idx;
+}
+
+/* Slot of the key of all[idx] (hash kh): the existing one, or a claimed empty one (*fresh set; the caller
+ * fills ref). */
+static struct kslot *kt_find(struct sched *s, const sched_challenge_t *all, uint32_t idx, uint64_t kh, bool *fresh)
+{
+    size_t mask = s->kt_cap - 1;
+    for (size_t i = (size_t)kh & mask;; i = (i + 1) & mask) {
+        struct kslot *sl = &s->kt[i];
+        if (sl->gen != s->gen) {
+            sl->gen = s->gen;
+            sl->kh = kh;
+            *fresh = true;
+            return sl;
+        }
+        if (sl->kh == kh && key_eq(&all[ref_idx(s, sl->ref)], &all[idx])) {
+            *fresh = false;
+            return sl;
+        }
+    }
+}
 
 static void nst_insert_slot(struct sched *s, uint64_t h, uint32_t id)
 {
@@ -364,8 +364,7 @@ static int64_t ns_id(struct sched *s, const char *name)
     size_t len = strlen(name);
     uint64_t h = hash_bytes(name, len, false, 0x27d4eb2fu);
     size_t mask = s->nst_cap - 1;
-    size_t i = (size_t)h & mask;
-    for (;; i = (i + 1) & mask) {
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
         struct nslot *sl = &s->nst[i];
         if (sl->gen != s->gen)
             break;
@@ -386,86 +385,71 @@ static int64_t ns_id(struct sched *s, const char *name)
     return id;
 }
 
+/* Takes candidate pos out of the running. */
+static void cand_drop(struct sched *s, uint32_t pos)
+{
+    struct cand *c = &s->cand[pos];
+    if (c->ns != NS_DEAD) {
+        s->ns[c->ns].cnt--;
+        c->ns = NS_DEAD;
+    }
+}
+
 /* ---- heaps -------------------------------------------------------------------------------------- */
 
-static bool cand_less(const sched_challenge_t *all, const struct cand *a, const struct cand *b)
+static bool gent_less(const sched_challenge_t *all, const struct gent *a, const struct gent *b)
 {
     return age_cmp(all, a->idx, a->created, b->idx, b->created) < 0;
 }
 
-static void cheap_down(const sched_challenge_t *all, struct cand *h, size_t n, size_t i)
+static void gheap_down(const sched_challenge_t *all, struct gent *h, size_t n, size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, m = i;
-        if (l < n && cand_less(all, &h[l], &h[m]))
+        if (l < n && gent_less(all, &h[l], &h[m]))
             m = l;
-        if (l + 1 < n && cand_less(all, &h[l + 1], &h[m]))
+        if (l + 1 < n && gent_less(all, &h[l + 1], &h[m]))
             m = l + 1;
         if (m == i)
             return;
-        struct cand t = h[i];
+        struct gent t = h[i];
         h[i] = h[m];
         h[m] = t;
         i = m;
     }
 }
 
-static void cheap_build(const sched_challenge_t *all, struct cand *h, size_t n)
+/* Moves the oldest live candidate of a namespace that has not needed a heap yet to the front of its
+ * segment (a linear scan: most namespaces give at most one pick per pass). */
+static void ns_first_head(struct sched *s, const sched_challenge_t *all, struct nsinfo *ns)
 {
-    for (size_t i = n / 2; i-- > 0;)
-        cheap_down(all, h, n, i);
-}
-
-/* Moves the oldest candidate of namespace ns to the front of its segment. The first head is found by a
- * linear scan; the heap is built only when a namespace is asked for a second head. */
-static void ns_head_prepare(struct sched *s, const sched_challenge_t *all, struct nsinfo *ns)
-{
-    struct cand *seg = &s->grp[ns->off];
-    if (ns->heaped || ns->left < 2)
-        return;
+    struct gent *seg = &s->grp[ns->off];
     size_t m = 0;
     for (size_t i = 1; i < ns->left; i++)
-        if (cand_less(all, &seg[i], &seg[m]))
+        if (gent_less(all, &seg[i], &seg[m]))
             m = i;
-    struct cand t = seg[0];
+    struct gent t = seg[0];
     seg[0] = seg[m];
     seg[m] = t;
 }
 
+/* Removes the head; the next oldest is at the front afterwards (when any is left). */
 static void ns_pop_head(struct sched *s, const sched_challenge_t *all, struct nsinfo *ns)
 {
-    struct cand *seg = &s->grp[ns->off];
     if (!ns->heaped) {
-        /* The head was placed by a scan; the rest is unordered: make it a heap starting one further. */
+        /* the head was placed by a scan and the rest is unordered: heapify the rest */
         ns->off++;
         ns->left--;
         ns->heaped = true;
-        cheap_build(all, &s->grp[ns->off], ns->left);
+        struct gent *seg = &s->grp[ns->off];
+        for (size_t i = ns->left / 2; i-- > 0;)
+            gheap_down(all, seg, ns->left, i);
         return;
     }
+    struct gent *seg = &s->grp[ns->off];
     ns->left--;
     seg[0] = seg[ns->left];
-    cheap_down(all, seg, ns->left, 0);
-}
-
-static bool eligible(struct sched *s, const sched_challenge_t *all, const struct cand *c)
-{
-    if (s->keys.cap && ktable_get(&s->keys, s->gen, all, c->idx, c->kh))
-        return false; /* key in progress (or picked in this pass) */
-    const struct kslot *o = ktable_get(&s->oldest, s->gen, all, c->idx, c->kh);
-    return o && o->idx == c->idx; /* only the oldest candidate of a key */
-}
-
-/* Drops ineligible heads; true when an eligible head remains at grp[ns->off]. */
-static bool ns_settle(struct sched *s, const sched_challenge_t *all, struct nsinfo *ns)
-{
-    while (ns->left > 0) {
-        ns_head_prepare(s, all, ns);
-        if (eligible(s, all, &s->grp[ns->off]))
-            return true;
-        ns_pop_head(s, all, ns);
-    }
-    return false;
+    gheap_down(all, seg, ns->left, 0);
 }
 
 static bool ns_less(const struct sched *s, const sched_challenge_t *all, uint32_t a, uint32_t b)
@@ -473,8 +457,8 @@ static bool ns_less(const struct sched *s, const sched_challenge_t *all, uint32_
     const struct nsinfo *x = &s->ns[a], *y = &s->ns[b];
     if (x->load != y->load)
         return x->load < y->load;
-    const struct cand *ha = &s->grp[x->off], *hb = &s->grp[y->off];
-    /* Heads of different namespaces never compare equal (age_cmp falls back to the namespace name). */
+    const struct gent *ha = &s->grp[x->off], *hb = &s->grp[y->off];
+    /* heads of different namespaces never compare equal (age_cmp falls back to the namespace name) */
     return age_cmp(all, ha->idx, ha->created, hb->idx, hb->created) < 0;
 }
 
@@ -507,9 +491,9 @@ void sched_free(sched_t *s)
     if (!s)
         return;
     free(s->cand);
+    free(s->inprog);
     free(s->grp);
-    free(s->keys.s);
-    free(s->oldest.s);
+    free(s->kt);
     free(s->nst);
     free(s->ns);
     free(s->nsheap);
@@ -528,14 +512,12 @@ void sched_last_stats(const sched_t *s, sched_stats_t *out)
     *out = s->stats;
 }
 
-/* Next generation; on wrap-around every table is wiped so that stale stamps cannot alias. */
+/* Next generation; on wrap-around the tables are wiped so that stale stamps cannot alias. */
 static void next_gen(struct sched *s)
 {
     if (++s->gen == 0) {
-        if (s->keys.s)
-            memset(s->keys.s, 0, s->keys.cap * sizeof(*s->keys.s));
-        if (s->oldest.s)
-            memset(s->oldest.s, 0, s->oldest.cap * sizeof(*s->oldest.s));
+        if (s->kt)
+            memset(s->kt, 0, s->kt_cap * sizeof(*s->kt));
         if (s->nst)
             memset(s->nst, 0, s->nst_cap * sizeof(*s->nst));
         s->gen = 1;
@@ -548,7 +530,7 @@ int sched_pass(sched_t *s, const sched_challenge_t *all, size_t n, const sched_l
     static const sched_limits_t defaults = SCHED_LIMITS_DEFAULT;
     if (out_n)
         *out_n = 0;
-    if (!s || !out_n || (n > 0 && !all) || n >= UINT32_MAX)
+    if (!s || !out_n || (n > 0 && !all) || n >= REF_INPROG)
         return -1;
     if (!lim)
         lim = &defaults;
@@ -564,9 +546,7 @@ int sched_pass(sched_t *s, const sched_challenge_t *all, size_t n, const sched_l
     size_t slots = p >= lim->max_concurrent ? 0 : lim->max_concurrent - p;
     if (slots > lim->max_per_tick)
         slots = lim->max_per_tick;
-
     if (slots == 0) {
-        /* Nothing will be picked (the steady state under load): only the figures are needed. */
         for (size_t i = 0; i < n; i++)
             s->stats.candidates += !all[i].processing && !sched_state_is_final(all[i].state);
         return 0;
@@ -574,15 +554,13 @@ int sched_pass(sched_t *s, const sched_challenge_t *all, size_t n, const sched_l
 
     next_gen(s);
     s->ns_n = 0;
-    GROW(s, cand, cand_cap, n);
-    GROW(s, grp, grp_cap, n);
-    if (ktable_reserve(&s->keys, p + slots) < 0)
-        return -1;
+    GROW(s, cand, cand_cap, n - p);
+    GROW(s, inprog, inprog_cap, p);
     if (s->nst_cap == 0 && nst_grow(s) < 0)
         return -1;
 
     /* 1. classify */
-    size_t m = 0;
+    size_t m = 0, q = 0;
     const char *last_ns = NULL;
     int64_t last_id = -1;
     for (size_t i = 0; i < n; i++) {
@@ -594,19 +572,18 @@ int sched_pass(sched_t *s, const sched_challenge_t *all, size_t n, const sched_l
         }
         if (!c->processing && sched_state_is_final(c->state))
             continue;
-        /* snapshots usually come grouped by namespace, often with shared strings: skip the lookup */
+        /* snapshots often come grouped by namespace, with shared strings: skip the lookup then */
         int64_t id = (last_id >= 0 && c->ns == last_ns) ? last_id : ns_id(s, c->ns);
         if (id < 0)
             return -1;
         last_ns = c->ns;
         last_id = id;
-        uint64_t kh = key_hash(c);
+        struct cand e = {.created = c->created, .kh = key_hash(c), .idx = (uint32_t)i, .ns = (uint32_t)id};
         if (c->processing) {
             s->ns[id].load++;
-            bool fresh;
-            ktable_find(&s->keys, s->gen, all, (uint32_t)i, kh, &fresh);
+            s->inprog[q++] = e;
         } else {
-            s->cand[m++] = (struct cand){.created = c->created, .kh = kh, .idx = (uint32_t)i, .ns = (uint32_t)id};
+            s->cand[m++] = e;
             s->ns[id].cnt++;
         }
     }
@@ -614,42 +591,66 @@ int sched_pass(sched_t *s, const sched_challenge_t *all, size_t n, const sched_l
     if (m == 0)
         return 0;
 
-    /* 2. oldest candidate per key */
-    if (ktable_reserve(&s->oldest, m) < 0)
+    /* 2. keys: in progress first, then the oldest candidate of each key survives */
+    if (kt_reserve(s, m + q) < 0)
         return -1;
-    size_t omask = s->oldest.cap - 1;
-    for (size_t i = 0; i < m; i++) {
-        const struct cand *c = &s->cand[i];
-        if (i + PREFETCH_AHEAD < m) /* the table is bigger than the caches: hide the latency */
-            __builtin_prefetch(&s->oldest.s[(size_t)s->cand[i + PREFETCH_AHEAD].kh & omask]);
+    for (size_t i = 0; i < q; i++) {
         bool fresh;
-        struct kslot *sl = ktable_find(&s->oldest, s->gen, all, c->idx, c->kh, &fresh);
-        if (!fresh && age_cmp(all, c->idx, c->created, sl->idx, all[sl->idx].created) < 0)
-            sl->idx = c->idx;
+        struct kslot *sl = kt_find(s, all, s->inprog[i].idx, s->inprog[i].kh, &fresh);
+        if (fresh)
+            sl->ref = REF_INPROG | s->inprog[i].idx;
+    }
+    size_t kmask = s->kt_cap - 1;
+    for (size_t i = 0; i < m; i++) {
+        struct cand *c = &s->cand[i];
+        if (i + PREFETCH_AHEAD < m) /* the table outgrows the caches: hide the latency */
+            __builtin_prefetch(&s->kt[(size_t)s->cand[i + PREFETCH_AHEAD].kh & kmask]);
+        bool fresh;
+        struct kslot *sl = kt_find(s, all, c->idx, c->kh, &fresh);
+        if (fresh) {
+            sl->ref = (uint32_t)i;
+        } else if (sl->ref & REF_INPROG) {
+            cand_drop(s, (uint32_t)i);
+        } else {
+            const struct cand *o = &s->cand[sl->ref];
+            if (age_cmp(all, c->idx, c->created, o->idx, o->created) < 0) {
+                cand_drop(s, sl->ref);
+                sl->ref = (uint32_t)i;
+            } else {
+                cand_drop(s, (uint32_t)i);
+            }
+        }
     }
 
-    /* 3. group by namespace */
+    /* 3. group the live candidates by namespace */
+    GROW(s, grp, grp_cap, m);
     GROW(s, cursor, cursor_cap, s->ns_n);
     GROW(s, nsheap, nsheap_cap, s->ns_n);
     uint32_t off = 0;
     for (size_t i = 0; i < s->ns_n; i++) {
-        s->ns[i].off = off;
-        s->ns[i].left = s->ns[i].cnt;
-        s->ns[i].heaped = false;
+        struct nsinfo *ns = &s->ns[i];
+        ns->off = off;
+        ns->left = ns->cnt;
+        ns->heaped = false;
         s->cursor[i] = off;
-        off += s->ns[i].cnt;
+        off += ns->cnt;
     }
-    for (size_t i = 0; i < m; i++)
-        s->grp[s->cursor[s->cand[i].ns]++] = s->cand[i];
+    for (size_t i = 0; i < m; i++) {
+        const struct cand *c = &s->cand[i];
+        if (c->ns != NS_DEAD)
+            s->grp[s->cursor[c->ns]++] = (struct gent){.created = c->created, .idx = c->idx};
+    }
 
     /* 4. hand out the picks */
     size_t hn = 0;
     for (size_t i = 0; i < s->ns_n; i++) {
-        if (s->ns[i].cnt == 0)
+        struct nsinfo *ns = &s->ns[i];
+        if (ns->cnt == 0)
             continue;
         s->stats.namespaces++;
-        if (ns_settle(s, all, &s->ns[i]))
-            s->nsheap[hn++] = (uint32_t)i;
+        s->stats.eligible += ns->cnt;
+        ns_first_head(s, all, ns);
+        s->nsheap[hn++] = (uint32_t)i;
     }
     for (size_t i = hn / 2; i-- > 0;)
         nsheap_down(s, all, s->nsheap, hn, i);
@@ -657,13 +658,10 @@ int sched_pass(sched_t *s, const sched_challenge_t *all, size_t n, const sched_l
     size_t picked = 0;
     while (picked < slots && hn > 0) {
         struct nsinfo *ns = &s->ns[s->nsheap[0]];
-        const struct cand *c = &s->grp[ns->off];
-        out_idx[picked++] = c->idx;
-        bool fresh;
-        ktable_find(&s->keys, s->gen, all, c->idx, c->kh, &fresh);
+        out_idx[picked++] = s->grp[ns->off].idx;
         ns->load++;
         ns_pop_head(s, all, ns);
-        if (!ns_settle(s, all, ns))
+        if (ns->left == 0)
             s->nsheap[0] = s->nsheap[--hn];
         nsheap_down(s, all, s->nsheap, hn, 0);
     }

@@ -26,7 +26,7 @@
  *  - within a namespace oldest first: (created, name, uid);
  *  - deterministic: the same set of challenges in any order yields the same picks in the same order.
  *
- * Cost: O(N) hashing and table work per pass plus O(picks · log) heap work; no pairwise comparison.
+ * Cost: O(N) hashing and table work per pass plus O(picks · log N) heap work; no pairwise comparison.
  * The context keeps its buffers between passes, so steady-state passes allocate nothing.
  * Not thread-safe: one context per scheduling loop.
  */
@@ -76,7 +76,8 @@ typedef struct {
 typedef struct {
     size_t in_progress; /* processing == true before the pass */
     size_t candidates;  /* not processing and not final */
-    size_t namespaces;  /* namespaces holding at least one candidate */
+    size_t eligible;    /* candidates that are the oldest of their key, with the key not in progress */
+    size_t namespaces;  /* namespaces holding at least one eligible candidate */
     size_t picked;      /* returned by the pass */
 } sched_stats_t;
 
