@@ -272,6 +272,37 @@ static void test_same_key_only_oldest(void **state)
     sched_free(sc);
 }
 
+static void test_many_with_one_key(void **state)
+{
+    (void)state;
+    sched_t *sc = sched_new();
+    struct snap s = {0};
+    size_t out[64];
+    for (size_t i = 0; i < 5000; i++) {
+        char ns[16], name[32];
+        snprintf(ns, sizeof(ns), "ns%zu", i % 37);
+        snprintf(name, sizeof(name), "c%zu", i);
+        snap_add(&s, ns, name, (i % 2) ? "*.Busy.example" : "busy.example", SCHED_TYPE_DNS01,
+                 (int64_t)(10000 - i), false, SCHED_STATE_PENDING);
+    }
+    size_t n = run(sc, &s, 60, 20, out);
+    assert_int_equal(n, 1);
+    assert_string_equal(s.c[out[0]].name, "c4999"); /* the oldest */
+    sched_stats_t st;
+    sched_last_stats(sc, &st);
+    assert_int_equal(st.candidates, 5000);
+    assert_int_equal(st.eligible, 1);
+    assert_int_equal(st.namespaces, 1);
+
+    /* once one of them is in progress, none is eligible */
+    s.c[123].processing = true;
+    assert_int_equal(run(sc, &s, 60, 20, out), 0);
+    sched_last_stats(sc, &st);
+    assert_int_equal(st.eligible, 0);
+    snap_free(&s);
+    sched_free(sc);
+}
+
 static void test_fair_across_namespaces(void **state)
 {
     (void)state;
@@ -470,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_in_progress_final_counted),
         cmocka_unit_test(test_final_states_not_candidates),
         cmocka_unit_test(test_same_key_only_oldest),
+        cmocka_unit_test(test_many_with_one_key),
         cmocka_unit_test(test_fair_across_namespaces),
         cmocka_unit_test(test_round_robin_order),
         cmocka_unit_test(test_deterministic_shuffled),
