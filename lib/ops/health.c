@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ops/metrics.h"
@@ -461,4 +462,39 @@ int ops_metrics_handler(void *ud, const ops_request_t *req, ops_response_t *resp
     resp->body = text;
     resp->body_len = len;
     return 0;
+}
+
+int ops_clock_drift_check(double wall0, double mono0, double wall, double mono, double tolerance_s, char *reason,
+                          size_t reasonlen)
+{
+    double drift = (wall - wall0) - (mono - mono0);
+    if (drift > tolerance_s || drift < -tolerance_s) {
+        snprintf(reason, reasonlen, "wall clock drifted %.0fs from the monotonic clock", drift);
+        return -1;
+    }
+    return 0;
+}
+
+static double clock_s(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double clock_wall0, clock_mono0;
+static pthread_once_t clock_once = PTHREAD_ONCE_INIT;
+
+static void clock_baseline(void)
+{
+    clock_wall0 = clock_s(CLOCK_REALTIME);
+    clock_mono0 = clock_s(CLOCK_MONOTONIC);
+}
+
+int ops_clock_health_check(void *ud, char *reason, size_t reasonlen)
+{
+    (void)ud;
+    pthread_once(&clock_once, clock_baseline);
+    return ops_clock_drift_check(clock_wall0, clock_mono0, clock_s(CLOCK_REALTIME), clock_s(CLOCK_MONOTONIC), 300,
+                                 reason, reasonlen);
 }

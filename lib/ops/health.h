@@ -93,6 +93,16 @@ void ops_server_free(ops_server_t *s);
 /* True when the query string has key (with or without a value). */
 bool ops_request_has_query(const ops_request_t *req, const char *key);
 
+/* cert-manager's "clockHealth" livez check (ud unused): fails when the wall clock has drifted more than 5 min
+ * from the monotonic clock since the baseline, taken at the first call (call it once at startup). A jumped
+ * wall clock breaks certificate validity decisions, so a restart is the right answer. */
+int ops_clock_health_check(void *ud, char *reason, size_t reasonlen);
+
+/* The same with an explicit tolerance and clock readings (seconds), for tests: baseline (wall0, mono0),
+ * now (wall, mono). Returns 0 or -1 with reason filled. */
+int ops_clock_drift_check(double wall0, double mono0, double wall, double mono, double tolerance_s, char *reason,
+                          size_t reasonlen);
+
 /* A handler for /metrics serving metrics_render() of the registry passed as ud
  * (a metrics_registry_t *). */
 int ops_metrics_handler(void *ud, const ops_request_t *req, ops_response_t *resp);

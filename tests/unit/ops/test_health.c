@@ -264,13 +264,27 @@ static void test_port_in_use(void **state)
     ops_server_free(NULL);
 }
 
+static void test_clock_health(void **state)
+{
+    (void)state;
+    char reason[128];
+    assert_int_equal(ops_clock_health_check(NULL, reason, sizeof(reason)), 0);
+    assert_int_equal(ops_clock_health_check(NULL, reason, sizeof(reason)), 0);
+    /* 1000 s of wall time in 1000 s of monotonic time: fine; +/- 301 s jump: not. */
+    assert_int_equal(ops_clock_drift_check(5000, 10, 6000, 1010, 300, reason, sizeof(reason)), 0);
+    assert_int_equal(ops_clock_drift_check(5000, 10, 6301, 1010, 300, reason, sizeof(reason)), -1);
+    assert_non_null(strstr(reason, "drifted 301s"));
+    assert_int_equal(ops_clock_drift_check(5000, 10, 5699, 1010, 300, reason, sizeof(reason)), -1);
+    assert_int_equal(ops_clock_drift_check(5000, 10, 5701, 1010, 300, reason, sizeof(reason)), 0);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_health_endpoints),    cmocka_unit_test(test_metrics_listener),
         cmocka_unit_test(test_ipv6_listener),       cmocka_unit_test(test_parse_listen_address),
-        cmocka_unit_test(test_port_in_use),
+        cmocka_unit_test(test_port_in_use),         cmocka_unit_test(test_clock_health),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
