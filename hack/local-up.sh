@@ -118,7 +118,7 @@ fi
 
 for p in "$KACME_ETCD_PORT" "$KACME_ETCD_PEER_PORT" "$KACME_APISERVER_PORT" "$KACME_KCM_PORT" \
     "$KACME_PEBBLE_PORT" "$KACME_PEBBLE_MGMT_PORT" "$KACME_DNS_PORT" "$KACME_CHALLTESTSRV_PORT" \
-    "$KACME_INGRESS_PORT"; do
+    "$KACME_INGRESS_PORT" "$KACME_KUBELET_PORT"; do
     kacme_port_free "$p" || {
         kacme_log "port $p is already in use: $(ss -Hltnp "sport = :$p" | head -1)"
         kacme_log "stop that process or choose other ports (KACME_*_PORT, see hack/lib/local.sh)"
@@ -152,7 +152,7 @@ cert() {
 }
 client_ext='basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth'
 server_ext='basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth'
-pki_stamp="v1 $KACME_HOST_IP $KACME_KUBERNETES_CLUSTER_IP"
+pki_stamp="v2 $KACME_HOST_IP $KACME_KUBERNETES_CLUSTER_IP"
 if [[ "$(cat "$pki/stamp" 2>/dev/null)" != "$pki_stamp" ]]; then
     kacme_log "generating certificates and keys in $pki"
     rm -f "$pki"/*
@@ -162,6 +162,8 @@ IP:$KACME_KUBERNETES_CLUSTER_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.defa
 DNS:kubernetes.default.svc.cluster.local"
     cert admin ca "/O=system:masters/CN=kacme-admin" "$client_ext"
     cert kcm ca "/CN=system:kube-controller-manager" "$client_ext"
+    cert apiserver-kubelet-client ca "/CN=kube-apiserver-kubelet-client" "$client_ext"
+    cert kubelet ca "/CN=$KACME_NODE_NAME" "$server_ext\nsubjectAltName=IP:$KACME_HOST_IP"
     cert front-proxy-ca self "/CN=kacme-front-proxy-ca" ""
     cert front-proxy-client front-proxy-ca "/CN=front-proxy-client" "$client_ext"
     cert pebble-ca self "/CN=kacme-pebble-tls-ca" ""
@@ -243,6 +245,9 @@ kacme_start apiserver "$bin/kube-apiserver" \
     --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
     --requestheader-extra-headers-prefix X-Remote-Extra- \
     --proxy-client-cert-file "$pki/front-proxy-client.crt" --proxy-client-key-file "$pki/front-proxy-client.key" \
+    --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" \
+    --kubelet-client-key "$pki/apiserver-kubelet-client.key" --kubelet-certificate-authority "$pki/ca.crt" \
+    --kubelet-preferred-address-types InternalIP \
     --allow-privileged=true --profiling=false
 
 kacme_wait challtestsrv 20 "its DNS server on 127.0.0.1:$KACME_DNS_PORT" \
@@ -271,7 +276,8 @@ KACME_BUILD_DIR=$KACME_BUILD_DIR KACME_SOURCE_DIR=$KACME_SOURCE_DIR kacme_start 
     python3 -u "$kacme_root/tests/standins/node-standin.py" "${standin_args[@]}" \
     --node-name "$KACME_NODE_NAME" --pod-cidr "$KACME_POD_CIDR" --host-ip "$KACME_HOST_IP" \
     --bridge "$KACME_BRIDGE" --api-port "$KACME_APISERVER_PORT" --state-dir "$L/node" \
-    --images "$KACME_IMAGES_FILE"
+    --images "$KACME_IMAGES_FILE" --kubelet-port "$KACME_KUBELET_PORT" \
+    --kubelet-cert "$pki/kubelet.crt" --kubelet-key "$pki/kubelet.key"
 kacme_log "starting the ingress stand-in (http://127.0.0.1:$KACME_INGRESS_PORT, http://$KACME_HOST_IP:$KACME_INGRESS_PORT)"
 kacme_start ingress python3 -u "$kacme_root/tests/standins/ingress-standin.py" "${standin_args[@]}" \
     --listen "127.0.0.1:$KACME_INGRESS_PORT" --listen "$KACME_HOST_IP:$KACME_INGRESS_PORT" \

@@ -33,6 +33,7 @@ import kubeclient  # noqa: E402
 NETNS_PREFIX = "kacme-pod-"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 VOLUME_REFRESH_SECONDS = 15
+LOG_MARKER = "--- kacme-node-standin: "   # starts each container instance's section of its log file
 BACKOFF_CAP_SECONDS = 30
 
 # Runs inside the pod's network namespace and a private mount (and UTS) namespace: bind-mounts the pod's
@@ -149,10 +150,12 @@ class Container:
         self.done = False          # terminated and will not be restarted
         self.exit_code = None
         self.ready = False
-        self.probe_ok = 0
-        self.probe_fail = 0
-        self.next_probe = 0.0
         self.ever_ready = False
+        self.probes = {}           # startup/readiness/liveness -> {"next", "ok", "fail"}
+        self.startup_ok = False
+        self.started_mono = 0.0
+        self.killing = False       # killed by a failed probe, waiting for it to exit
+        self.kill_at = 0.0         # SIGKILL after this time
 
 
 class PodRuntime:
@@ -518,7 +521,7 @@ class PodRuntime:
             self.node.ensure_mountpoint(dst)
             mounts += [src, dst, "ro" if vm.get("readOnly") else "rw"]
         logf = open(os.path.join(self.dir, "logs", f"{c.name}.log"), "ab")
-        logf.write(f"--- {now_iso()} start {' '.join(argv)}\n".encode())
+        logf.write(f"{LOG_MARKER}{now_iso()} start {' '.join(argv)}\n".encode())
         logf.flush()
         launcher = [self.node.unshare, "-m", "-u", "--propagation", "private", "/bin/sh", "-c", LAUNCH,
                     "kacme-pod", self.name[:63], str(uid), str(gid), cspec.get("workingDir") or "/",
@@ -535,9 +538,11 @@ class PodRuntime:
         c.started_at = now_iso()
         c.state = {"running": {"startedAt": c.started_at}}
         c.ready = False
-        c.probe_ok = c.probe_fail = 0
-        rp = cspec.get("readinessProbe")
-        c.next_probe = time.time() + (rp.get("initialDelaySeconds", 0) if rp else 0)
+        c.probes = {}
+        c.startup_ok = False
+        c.killing = False
+        c.kill_at = 0.0
+        c.started_mono = time.time()
         log(f"pod {self.key}: container {c.name} started pid {c.proc.pid}: {' '.join(argv)}")
 
     def restart_policy(self):
@@ -572,27 +577,66 @@ class PodRuntime:
             c.done = True
 
     def probe(self, c, now):
-        rp = c.spec.get("readinessProbe")
+        """startupProbe first (until it passes), then readinessProbe (Ready) and livenessProbe (restart after
+        failureThreshold failures), each on its own schedule; kubelet's defaults."""
         if c.proc is None:
             return
+        if c.kill_at and now >= c.kill_at:
+            try:
+                os.killpg(c.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            c.kill_at = 0.0
+        if c.killing:
+            return
+        sp = c.spec.get("startupProbe")
+        if sp and not c.startup_ok:
+            r = self.step_probe(c, "startup", sp, now)
+            if r is True:
+                c.startup_ok = True
+            elif r is False:
+                self.kill_for_restart(c, "startup probe failed", now)
+            return
+        rp = c.spec.get("readinessProbe")
         if not rp:
             c.ready = True
-            return
-        if now < c.next_probe:
-            return
-        period = rp.get("periodSeconds", 10)
-        c.next_probe = now + (period if c.ever_ready else min(period, 1))
-        ok = self.run_probe(rp, c.spec)
-        if ok:
-            c.probe_ok += 1
-            c.probe_fail = 0
-            if c.probe_ok >= rp.get("successThreshold", 1):
-                c.ready = c.ever_ready = True
         else:
-            c.probe_fail += 1
-            c.probe_ok = 0
-            if c.probe_fail >= rp.get("failureThreshold", 3):
+            r = self.step_probe(c, "readiness", rp, now, fast=not c.ever_ready)
+            if r is True:
+                c.ready = c.ever_ready = True
+            elif r is False:
                 c.ready = False
+        lp = c.spec.get("livenessProbe")
+        if lp and self.step_probe(c, "liveness", lp, now) is False:
+            self.kill_for_restart(c, "liveness probe failed", now)
+
+    def step_probe(self, c, kind, spec, now, fast=False):
+        """Runs one probe when due; True/False once the success/failure threshold is reached, else None."""
+        st = c.probes.setdefault(kind, {"next": c.started_mono + spec.get("initialDelaySeconds", 0),
+                                        "ok": 0, "fail": 0})
+        if now < st["next"]:
+            return None
+        period = spec.get("periodSeconds", 10)
+        st["next"] = now + (min(period, 1) if fast else period)
+        if self.run_probe(spec, c.spec):
+            st["ok"], st["fail"] = st["ok"] + 1, 0
+            return True if st["ok"] >= spec.get("successThreshold", 1) else None
+        st["ok"], st["fail"] = 0, st["fail"] + 1
+        if st["fail"] >= spec.get("failureThreshold", 3):
+            st["fail"] = 0
+            return False
+        return None
+
+    def kill_for_restart(self, c, why, now):
+        log(f"pod {self.key}: container {c.name}: {why}; killing it")
+        grace = min(int(self.pod["spec"].get("terminationGracePeriodSeconds", 30)), 10)
+        try:
+            os.killpg(c.proc.pid, signal.SIGTERM)
+        except OSError:
+            pass
+        c.killing = True
+        c.ready = False
+        c.kill_at = now + grace
 
     def port_number(self, port, cspec):
         if isinstance(port, int):
@@ -723,7 +767,8 @@ class PodRuntime:
         image = c.spec.get("image", "")
         st = {"name": c.name, "image": image, "imageID": f"kacme-standin://{image_repository(image)}",
               "ready": bool(c.ready and c.proc is not None), "restartCount": c.restarts,
-              "started": c.proc is not None, "state": c.state}
+              "started": c.proc is not None and (c.startup_ok or not c.spec.get("startupProbe")),
+              "state": c.state}
         if c.proc is not None:
             st["containerID"] = f"kacme://{c.proc.pid}"
         if c.last_state:
@@ -811,6 +856,124 @@ class PodRuntime:
         self.node.events.put(("gone", self.uid))
 
 
+def log_sections(path):
+    """The container instances' outputs in a log file, oldest first (split at LOG_MARKER lines)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return []
+    sections, cur = [], None
+    for line in data.splitlines(keepends=True):
+        if line.startswith(LOG_MARKER.encode()):
+            cur = []
+            sections.append(cur)
+        elif cur is not None:
+            cur.append(line)
+    return [b"".join(x) for x in sections]
+
+
+def serve_logs(node):
+    """The slice of kubelet's API that `kubectl logs` uses: GET /containerLogs/<ns>/<pod>/<container> with
+    tailLines, limitBytes, previous and follow. TLS; the client (the API server) must present a certificate
+    of the environment's CA. Everything else answers 404."""
+    import http.server
+    import socketserver
+    import urllib.parse
+
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"  # the body ends when the connection closes (follow streams)
+
+        def log_message(self, fmt, *args):
+            pass
+
+        def fail(self, code, msg):
+            body = (msg + "\n").encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            u = urllib.parse.urlsplit(self.path)
+            q = urllib.parse.parse_qs(u.query)
+            parts = u.path.strip("/").split("/")
+            if u.path == "/healthz":
+                return self.fail(200, "ok")
+            if len(parts) != 4 or parts[0] != "containerLogs":
+                return self.fail(404, "the node stand-in serves only /containerLogs")
+            ns, pod, cname = parts[1:]
+            rt = next((r for r in list(node.pods.values()) if r.ns == ns and r.name == pod), None)
+            if rt is not None:
+                d = rt.dir
+            else:
+                cands = [os.path.join(node.state_dir, "pods", e) for e in
+                         os.listdir(os.path.join(node.state_dir, "pods")) if e.startswith(f"{ns}_{pod}_")]
+                if not cands:
+                    return self.fail(404, f"pod {ns}/{pod} not found on this node")
+                d = max(cands, key=os.path.getmtime)
+            path = os.path.join(d, "logs", f"{cname}.log")
+            sections = log_sections(path)
+            previous = q.get("previous", ["false"])[0] == "true"
+            if previous:
+                if len(sections) < 2:
+                    return self.fail(400, f"previous terminated container {cname} in pod {pod} not found")
+                data = sections[-2]
+            else:
+                if not sections:
+                    return self.fail(400, f"container {cname} in pod {ns}/{pod} has not started")
+                data = sections[-1]
+            tail = q.get("tailLines", [None])[0]
+            if tail is not None and tail.isdigit():
+                lines = data.splitlines(keepends=True)
+                data = b"".join(lines[-int(tail):]) if int(tail) else b""
+            limit = q.get("limitBytes", [None])[0]
+            if limit is not None and limit.isdigit():
+                data = data[:int(limit)]
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            self.wfile.write(data)
+            if previous or q.get("follow", ["false"])[0] != "true":
+                return
+            # follow: stream what the current instance appends until it exits or the client goes away
+            offset = os.path.getsize(path)
+            while True:
+                time.sleep(0.5)
+                try:
+                    with open(path, "rb") as f:
+                        f.seek(offset)
+                        more = f.read()
+                except OSError:
+                    return
+                if more:
+                    cut = more.find(LOG_MARKER.encode())
+                    chunk = more if cut < 0 else more[:cut]
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+                    offset += len(chunk)
+                    if cut >= 0:
+                        return
+                cur = next((r for r in list(node.pods.values()) if r.ns == ns and r.name == pod), None)
+                c = next((x for x in (cur.containers + cur.init) if x.name == cname), None) if cur else None
+                if c is None or c.proc is None:
+                    return
+
+    class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    srv = S((str(node.host_ip), node.kubelet_port), H)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(node.kubelet_cert, node.kubelet_key)
+    ctx.load_verify_locations(node.ca)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True, name="kubelet-logs").start()
+    log(f"serving container logs (kubectl logs) on {node.host_ip}:{node.kubelet_port}")
+
+
 class Node:
     def __init__(self, a):
         self.client = kubeclient.Client(a.server, a.ca, a.cert, a.key)
@@ -829,6 +992,8 @@ class Node:
         self.events = queue.Queue()
         self.stop = threading.Event()
         self.mountpoints_file = os.path.join(self.state_dir, "created-dirs")
+        self.kubelet_port = a.kubelet_port
+        self.kubelet_cert, self.kubelet_key, self.ca = a.kubelet_cert, a.kubelet_key, a.ca
         self.created = set()
 
     def alloc_ip(self, uid):
@@ -882,7 +1047,7 @@ class Node:
             "capacity": cap, "allocatable": cap, "conditions": conds,
             "addresses": [{"type": "InternalIP", "address": str(self.host_ip)},
                           {"type": "Hostname", "address": self.name}],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.kubelet_port}},
             "nodeInfo": {"machineID": "kacme", "systemUUID": "kacme", "bootID": "kacme",
                          "kernelVersion": platform.release(), "osImage": "kacme node stand-in",
                          "containerRuntimeVersion": "kacme-standin://1", "kubeletVersion": self.kube_version,
@@ -1012,6 +1177,8 @@ class Node:
     def run(self):
         os.makedirs(os.path.join(self.state_dir, "pods"), exist_ok=True)
         self.cleanup_stale()
+        if self.kubelet_port:
+            serve_logs(self)
         self.register()
         threading.Thread(target=self.lease_loop, daemon=True, name="lease").start()
         self.informer = kubeclient.Informer(self.client, "/api/v1/pods", self.on_pod, log).start()
@@ -1061,6 +1228,10 @@ def main():
     ap.add_argument("--api-port", type=int, required=True, help="API server port reachable from pods")
     ap.add_argument("--state-dir", required=True)
     ap.add_argument("--images", required=True, help="image table: <repository> <binary> per line")
+    ap.add_argument("--kubelet-port", type=int, default=0,
+                    help="serve kubelet's /containerLogs (kubectl logs) on host-ip:PORT over TLS (0: off)")
+    ap.add_argument("--kubelet-cert", default="")
+    ap.add_argument("--kubelet-key", default="")
     a = ap.parse_args()
     node = Node(a)
 

@@ -21,7 +21,8 @@ links=$(ip -o link show | awk -F': ' '{ print $2 }' | cut -d@ -f1 | grep -E '^kv
 [[ -z "$links" ]] || problems+=("veths: $links")
 ip link show "$KACME_BRIDGE" >/dev/null 2>&1 && problems+=("bridge $KACME_BRIDGE")
 for p in "$KACME_ETCD_PORT" "$KACME_APISERVER_PORT" "$KACME_KCM_PORT" "$KACME_PEBBLE_PORT" \
-    "$KACME_PEBBLE_MGMT_PORT" "$KACME_DNS_PORT" "$KACME_CHALLTESTSRV_PORT" "$KACME_INGRESS_PORT"; do
+    "$KACME_PEBBLE_MGMT_PORT" "$KACME_DNS_PORT" "$KACME_CHALLTESTSRV_PORT" "$KACME_INGRESS_PORT" \
+    "$KACME_KUBELET_PORT"; do
     kacme_port_free "$p" || problems+=("port $p: $(ss -Hltnp "sport = :$p" | head -1)")
 done
 if ((${#problems[@]})); then

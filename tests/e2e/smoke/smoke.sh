@@ -153,6 +153,10 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Host: other.kacme
     "http://127.0.0.1:$KACME_INGRESS_PORT/") || true
 [[ "$code" == 404 ]] || fail "unknown host answered $code, want 404"
 
+step "kubectl logs (the node stand-in serves /containerLogs)"
+logs=$(kubectl -n "$ns" logs responder) || fail "kubectl logs failed"
+grep -q "GET /hello" <<<"$logs" || fail "kubectl logs lacks the request: $logs"
+
 step "service-account token mounted at the in-cluster path and accepted by the API server"
 [[ "$(get 127.0.0.1 /sa-namespace)" == "$ns" ]] || fail "serviceaccount namespace file not mounted"
 who=$(get 127.0.0.1 /whoami) || fail "whoami from the pod failed: $(curl -s --resolve smoke.kacme.test:$KACME_INGRESS_PORT:127.0.0.1 http://smoke.kacme.test:$KACME_INGRESS_PORT/whoami)"
