@@ -358,9 +358,9 @@ int kube_workqueue_add_after(kube_workqueue_t *q, const char *key, int64_t delay
         /* A getter may be waiting for a later time than this one. */
         pthread_cond_broadcast(&q->cv);
     }
-    promote_locked(q);
     if (rc != 0)
         entry_maybe_drop(q, e);
+    promote_locked(q);
 out:
     pthread_mutex_unlock(&q->mu);
     return rc;
@@ -444,8 +444,10 @@ int kube_workqueue_get(kube_workqueue_t *q, char **key_out)
     char *k = strdup(e->key);
     if (!k) {
         /* Put it back at the end; the caller sees an error and may retry. */
-        if (fifo_push(q, e) != 0)
-            e->dirty = false, entry_maybe_drop(q, e);
+        if (fifo_push(q, e) != 0) {
+            e->dirty = false;
+            entry_maybe_drop(q, e);
+        }
         goto out;
     }
     e->processing = true;
