@@ -326,6 +326,14 @@ export KACME_INGRESS_PORT=$KACME_INGRESS_PORT
 # API server as pods reach it (KUBERNETES_SERVICE_HOST/PORT inside pods), and its CA
 export KACME_APISERVER=https://$KACME_HOST_IP:$KACME_APISERVER_PORT
 export KACME_APISERVER_CA_FILE=$(printf %q "$pki/ca.crt")
+# ... and from the host (the admin kubeconfig's server), with the admin client certificate (system:masters)
+export KACME_APISERVER_LOCAL=https://127.0.0.1:$KACME_APISERVER_PORT
+export KACME_APISERVER_PORT=$KACME_APISERVER_PORT
+export KACME_ADMIN_CERT_FILE=$(printf %q "$pki/admin.crt")
+export KACME_ADMIN_KEY_FILE=$(printf %q "$pki/admin.key")
+# etcd (plain HTTP on loopback), e.g. for compaction in watch tests
+export KACME_ETCD_PORT=$KACME_ETCD_PORT
+export KACME_ETCD_ENDPOINT=http://127.0.0.1:$KACME_ETCD_PORT
 # Node stand-in: node name, pod network, host side of it, image table, pod state (logs) directory
 export KACME_NODE_NAME=$KACME_NODE_NAME
 export KACME_POD_CIDR=$KACME_POD_CIDR
