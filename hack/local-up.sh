@@ -273,13 +273,13 @@ standin_args=(--server "https://127.0.0.1:$KACME_APISERVER_PORT" --ca "$pki/ca.c
     --key "$pki/admin.key")
 kacme_log "starting the node stand-in ($KACME_NODE_NAME, pods on $KACME_POD_CIDR)"
 KACME_BUILD_DIR=$KACME_BUILD_DIR KACME_SOURCE_DIR=$KACME_SOURCE_DIR kacme_start node \
-    python3 -u "$kacme_root/tests/standins/node-standin.py" "${standin_args[@]}" \
+    python3 -B -u "$kacme_root/tests/standins/node-standin.py" "${standin_args[@]}" \
     --node-name "$KACME_NODE_NAME" --pod-cidr "$KACME_POD_CIDR" --host-ip "$KACME_HOST_IP" \
     --bridge "$KACME_BRIDGE" --api-port "$KACME_APISERVER_PORT" --state-dir "$L/node" \
     --images "$KACME_IMAGES_FILE" --kubelet-port "$KACME_KUBELET_PORT" \
     --kubelet-cert "$pki/kubelet.crt" --kubelet-key "$pki/kubelet.key"
 kacme_log "starting the ingress stand-in (http://127.0.0.1:$KACME_INGRESS_PORT, http://$KACME_HOST_IP:$KACME_INGRESS_PORT)"
-kacme_start ingress python3 -u "$kacme_root/tests/standins/ingress-standin.py" "${standin_args[@]}" \
+kacme_start ingress python3 -B -u "$kacme_root/tests/standins/ingress-standin.py" "${standin_args[@]}" \
     --listen "127.0.0.1:$KACME_INGRESS_PORT" --listen "$KACME_HOST_IP:$KACME_INGRESS_PORT" \
     --status-address "$KACME_HOST_IP"
 
