@@ -53,7 +53,6 @@ struct nslot {
 
 struct nsinfo {
     const char *name;
-    size_t len;
     uint64_t h;
     uint32_t load; /* in progress, plus picks of this pass */
     uint32_t cnt;  /* live candidates */
@@ -210,10 +209,23 @@ static uint64_t hash_bytes(const char *s, size_t len, bool fold, uint64_t seed)
     return mix64(h);
 }
 
+uint64_t sched_key_hash(const char *dns_name, sched_type_t type)
+{
+    const char *k = key_name(dns_name);
+    uint64_t h = hash_bytes(k, strlen(k), true, 0x5bd1e995u + (uint64_t)type);
+    return h ? h : 1;
+}
+
+uint64_t sched_ns_hash(const char *ns)
+{
+    ns = str_or_empty(ns);
+    uint64_t h = hash_bytes(ns, strlen(ns), false, 0x27d4eb2fu);
+    return h ? h : 1;
+}
+
 static uint64_t key_hash(const sched_challenge_t *c)
 {
-    const char *k = key_name(c->dns_name);
-    return hash_bytes(k, strlen(k), true, 0x5bd1e995u + (uint64_t)c->type);
+    return c->key_hash ? c->key_hash : sched_key_hash(c->dns_name, c->type);
 }
 
 static bool key_eq(const sched_challenge_t *a, const sched_challenge_t *b)
@@ -357,12 +369,12 @@ static int nst_grow(struct sched *s)
     return 0;
 }
 
-/* Namespace id of name (registered on first sight), or -1 when out of memory. */
-static int64_t ns_id(struct sched *s, const char *name)
+/* Namespace id of name (registered on first sight), or -1 when out of memory. given: the caller's cached
+ * sched_ns_hash(), trusted without reading the string, or 0. */
+static int64_t ns_id(struct sched *s, const char *name, uint64_t given)
 {
     name = str_or_empty(name);
-    size_t len = strlen(name);
-    uint64_t h = hash_bytes(name, len, false, 0x27d4eb2fu);
+    uint64_t h = given ? given : sched_ns_hash(name);
     size_t mask = s->nst_cap - 1;
     for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
         struct nslot *sl = &s->nst[i];
@@ -370,7 +382,7 @@ static int64_t ns_id(struct sched *s, const char *name)
             break;
         if (sl->h == h) {
             const struct nsinfo *o = &s->ns[sl->id];
-            if (o->name == name || (o->len == len && memcmp(o->name, name, len) == 0))
+            if (given || o->name == name || strcmp(o->name, name) == 0)
                 return sl->id;
         }
     }
@@ -380,7 +392,7 @@ static int64_t ns_id(struct sched *s, const char *name)
     }
     GROW(s, ns, ns_cap, s->ns_n + 1);
     uint32_t id = (uint32_t)s->ns_n++;
-    s->ns[id] = (struct nsinfo){.name = name, .len = len, .h = h};
+    s->ns[id] = (struct nsinfo){.name = name, .h = h};
     nst_insert_slot(s, h, id);
     return id;
 }
@@ -565,15 +577,16 @@ int sched_pass(sched_t *s, const sched_challenge_t *all, size_t n, const sched_l
     int64_t last_id = -1;
     for (size_t i = 0; i < n; i++) {
         const sched_challenge_t *c = &all[i];
-        if (i + PREFETCH_AHEAD < n) {
-            /* the strings live wherever the caller allocated them: ask for them early */
+        if (i + PREFETCH_AHEAD < n && !all[i + PREFETCH_AHEAD].key_hash) {
+            /* the strings live wherever the caller allocated them: ask for them early (not needed when
+             * the caller cached the hashes) */
             __builtin_prefetch(all[i + PREFETCH_AHEAD].dns_name);
             __builtin_prefetch(all[i + PREFETCH_AHEAD].ns);
         }
         if (!c->processing && sched_state_is_final(c->state))
             continue;
         /* snapshots often come grouped by namespace, with shared strings: skip the lookup then */
-        int64_t id = (last_id >= 0 && c->ns == last_ns) ? last_id : ns_id(s, c->ns);
+        int64_t id = (last_id >= 0 && c->ns == last_ns) ? last_id : ns_id(s, c->ns, c->ns_hash);
         if (id < 0)
             return -1;
         last_ns = c->ns;

@@ -60,6 +60,13 @@ typedef struct {
     sched_type_t type;    /* spec.type */
     sched_state_t state;  /* status.state */
     bool processing;      /* status.processing */
+    /* Optional hashes the caller may cache per object (computed once per informer event) so that a pass
+     * reads no strings: 0 means "compute here". key_hash must be sched_key_hash(dns_name, type) of this very
+     * challenge (equal hashes are still confirmed by comparing names, but a wrong value can hide a
+     * conflict); ns_hash must be sched_ns_hash(ns) and is trusted as the namespace's identity (a 64-bit
+     * collision could only merge two namespaces' fairness accounting). */
+    uint64_t key_hash;
+    uint64_t ns_hash;
 } sched_challenge_t;
 
 #define SCHED_DEFAULT_MAX_CONCURRENT 60 /* --max-concurrent-challenges */
@@ -93,6 +100,12 @@ int sched_type_parse(const char *s, sched_type_t *out);
 /* Writes the scheduling key "<lower-cased dnsName without leading *.>/<HTTP-01|DNS-01>" into buf.
  * Returns 0, or -1 when buf is too small. Two challenges conflict exactly when their keys are equal. */
 int sched_key(const char *dns_name, sched_type_t type, char *buf, size_t buflen);
+
+/* Hash of the scheduling key of (dns_name, type) as used by sched_pass(); never 0. */
+uint64_t sched_key_hash(const char *dns_name, sched_type_t type);
+
+/* Hash of a namespace name as used by sched_pass(); never 0. */
+uint64_t sched_ns_hash(const char *ns);
 
 typedef struct sched sched_t;
 

@@ -154,6 +154,14 @@ static void test_key_wildcard_and_case(void **state)
     /* only one leading "*." is removed, and only as a prefix */
     assert_int_equal(sched_key("a.*.B", SCHED_TYPE_HTTP01, k2, sizeof(k2)), 0);
     assert_string_equal(k2, "a.*.b/HTTP-01");
+    /* the hashes follow the key */
+    assert_true(sched_key_hash("*.Example.COM", SCHED_TYPE_HTTP01) == sched_key_hash("example.com", SCHED_TYPE_HTTP01));
+    assert_true(sched_key_hash("example.com", SCHED_TYPE_DNS01) != sched_key_hash("example.com", SCHED_TYPE_HTTP01));
+    assert_true(sched_key_hash("example.org", SCHED_TYPE_HTTP01) != sched_key_hash("example.com", SCHED_TYPE_HTTP01));
+    assert_true(sched_key_hash("a-very-long-name-over-eight-bytes.example.com", SCHED_TYPE_HTTP01) ==
+                sched_key_hash("A-Very-Long-Name-Over-Eight-Bytes.Example.COM", SCHED_TYPE_HTTP01));
+    assert_true(sched_ns_hash("team-a") != sched_ns_hash("team-b"));
+    assert_true(sched_ns_hash(NULL) == sched_ns_hash(""));
 
     sched_t *sc = sched_new();
     struct snap s = {0};
@@ -394,8 +402,16 @@ static void test_deterministic_shuffled(void **state)
     char names[64][40];
     for (size_t i = 0; i < n0; i++)
         snprintf(names[i], sizeof(names[i]), "%s/%s", s.c[out[i]].ns, s.c[out[i]].name);
-    for (uint64_t seed = 1; seed <= 5; seed++) {
+    for (uint64_t seed = 1; seed <= 6; seed++) {
         shuffle(&s, seed * 7919);
+        if (seed >= 4) {
+            /* cached hashes (all, then only some) give the same answer */
+            for (size_t i = 0; i < s.n; i++) {
+                bool cache = seed == 4 || i % 3 == 0;
+                s.c[i].key_hash = cache ? sched_key_hash(s.c[i].dns_name, s.c[i].type) : 0;
+                s.c[i].ns_hash = cache ? sched_ns_hash(s.c[i].ns) : 0;
+            }
+        }
         size_t n = run(sc, &s, 200, 40, out);
         assert_int_equal(n, n0);
         for (size_t i = 0; i < n; i++) {
