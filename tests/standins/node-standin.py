@@ -989,6 +989,8 @@ class Node:
         self.unshare = shutil.which("unshare") or "/usr/bin/unshare"
         self.pods = {}          # uid -> PodRuntime
         self.ips = {}           # uid -> ip
+        self.ips_lock = threading.Lock()
+        self.next_ip = 0
         self.events = queue.Queue()
         self.stop = threading.Event()
         self.mountpoints_file = os.path.join(self.state_dir, "created-dirs")
@@ -997,17 +999,23 @@ class Node:
         self.created = set()
 
     def alloc_ip(self, uid):
-        if uid in self.ips:
-            return self.ips[uid]
-        used = set(self.ips.values()) | {str(self.host_ip)}
-        for h in self.net.hosts():
-            if str(h) not in used:
-                self.ips[uid] = str(h)
-                return str(h)
+        with self.ips_lock:
+            if uid in self.ips:
+                return self.ips[uid]
+            # round robin over the range, so a deleted pod's address is not handed out again at once
+            used = set(self.ips.values()) | {str(self.host_ip)}
+            hosts = list(self.net.hosts())
+            for i in range(len(hosts)):
+                h = str(hosts[(self.next_ip + i) % len(hosts)])
+                if h not in used:
+                    self.next_ip = (self.next_ip + i + 1) % len(hosts)
+                    self.ips[uid] = h
+                    return h
         raise RuntimeError(f"pod network {self.net} exhausted")
 
     def free_ip(self, uid):
-        self.ips.pop(uid, None)
+        with self.ips_lock:
+            self.ips.pop(uid, None)
 
     def ensure_mountpoint(self, path):
         if os.path.isdir(path):
