@@ -15,8 +15,9 @@
  *  4. each namespace's oldest is found by a linear scan of its segment, which becomes a binary min-heap
  *     only when a second one is needed; a min-heap of namespaces ordered by (load, age of the head,
  *     namespace name) hands out the picks.
- * The table uses open addressing with linear probing and a generation stamp per slot, so it is never
- * cleared between passes. Hashes are 64-bit; equal hashes are confirmed by comparing the strings.
+ * Tables use open addressing with linear probing; the namespace table has a generation stamp per slot
+ * and is never cleared, the key table (8-byte slots) is cleared per pass over the part in use. Equal
+ * hashes are confirmed by comparing the strings (unless the caller supplied cached namespace hashes).
  */
 
 /* How many entries ahead the scans prefetch the memory they will touch. */
@@ -39,10 +40,9 @@ struct gent { /* a live candidate in its namespace's segment */
     uint32_t idx;
 };
 
-struct kslot {
-    uint64_t kh;
+struct kslot { /* 8 bytes: the table is the one structure of a pass that outgrows the caches */
+    uint32_t tag; /* high half of the key hash, low bit forced to 1; 0 = empty */
     uint32_t ref; /* position in cand, or REF_INPROG | snapshot index */
-    uint32_t gen;
 };
 
 struct nslot {
@@ -53,6 +53,7 @@ struct nslot {
 
 struct nsinfo {
     const char *name;
+    size_t len;
     uint64_t h;
     uint32_t load; /* in progress, plus picks of this pass */
     uint32_t cnt;  /* live candidates */
@@ -67,8 +68,8 @@ struct sched {
     size_t cand_cap, inprog_cap;
     struct gent *grp;
     size_t grp_cap;
-    struct kslot *kt; /* keys: oldest candidate, or in progress */
-    size_t kt_cap;
+    struct kslot *kt; /* keys: oldest candidate, or in progress; cleared per pass up to kt_mask */
+    size_t kt_cap, kt_mask;
     struct nslot *nst;
     size_t nst_cap;
     struct nsinfo *ns;
@@ -216,11 +217,16 @@ uint64_t sched_key_hash(const char *dns_name, sched_type_t type)
     return h ? h : 1;
 }
 
+static uint64_t ns_hash_len(const char *ns, size_t len)
+{
+    uint64_t h = hash_bytes(ns, len, false, 0x27d4eb2fu);
+    return h ? h : 1;
+}
+
 uint64_t sched_ns_hash(const char *ns)
 {
     ns = str_or_empty(ns);
-    uint64_t h = hash_bytes(ns, strlen(ns), false, 0x27d4eb2fu);
-    return h ? h : 1;
+    return ns_hash_len(ns, strlen(ns));
 }
 
 static uint64_t key_hash(const sched_challenge_t *c)
@@ -302,19 +308,27 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem)
         (s)->field = np_;                                                                          \
     } while (0)
 
-/* Makes the key table hold at least 2*n slots; a fresh table is all gen 0, i.e. empty (gen >= 1). */
+/* Readies an empty key table of at least 2*n slots for this pass (only the part in use is cleared). */
 static int kt_reserve(struct sched *s, size_t n)
 {
     size_t want = pow2_at_least(2 * n + 1);
-    if (s->kt_cap >= want)
-        return 0;
-    struct kslot *t = calloc(want, sizeof(*t));
-    if (!t)
-        return -1;
-    free(s->kt);
-    s->kt = t;
-    s->kt_cap = want;
+    if (s->kt_cap < want) {
+        free(s->kt);
+        s->kt = NULL;
+        s->kt_cap = 0;
+        s->kt = malloc(want * sizeof(*s->kt));
+        if (!s->kt)
+            return -1;
+        s->kt_cap = want;
+    }
+    memset(s->kt, 0, want * sizeof(*s->kt));
+    s->kt_mask = want - 1;
     return 0;
+}
+
+static uint32_t kt_tag(uint64_t kh)
+{
+    return (uint32_t)(kh >> 32) | 1u;
 }
 
 /* Snapshot index behind a slot's reference. */
@@ -324,19 +338,18 @@ static uint32_t ref_idx(const struct sched *s, uint32_t ref)
 }
 
 /* Slot of the key of all[idx] (hash kh): the existing one, or a claimed empty one (*fresh set; the caller
- * fills ref). */
+ * fills ref). Equal tags are confirmed by comparing the names. */
 static struct kslot *kt_find(struct sched *s, const sched_challenge_t *all, uint32_t idx, uint64_t kh, bool *fresh)
 {
-    size_t mask = s->kt_cap - 1;
-    for (size_t i = (size_t)kh & mask;; i = (i + 1) & mask) {
+    uint32_t tag = kt_tag(kh);
+    for (size_t i = (size_t)kh & s->kt_mask;; i = (i + 1) & s->kt_mask) {
         struct kslot *sl = &s->kt[i];
-        if (sl->gen != s->gen) {
-            sl->gen = s->gen;
-            sl->kh = kh;
+        if (sl->tag == 0) {
+            sl->tag = tag;
             *fresh = true;
             return sl;
         }
-        if (sl->kh == kh && key_eq(&all[ref_idx(s, sl->ref)], &all[idx])) {
+        if (sl->tag == tag && key_eq(&all[ref_idx(s, sl->ref)], &all[idx])) {
             *fresh = false;
             return sl;
         }
@@ -369,12 +382,30 @@ static int nst_grow(struct sched *s)
     return 0;
 }
 
+/* Equality of two byte strings of length len, eight bytes at a time. */
+static bool bytes_eq(const char *a, const char *b, size_t len)
+{
+    if (len < 8)
+        return memcmp(a, b, len) == 0;
+    uint64_t x, y;
+    for (size_t i = 0; i + 8 <= len; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            return false;
+    }
+    memcpy(&x, a + len - 8, 8);
+    memcpy(&y, b + len - 8, 8);
+    return x == y;
+}
+
 /* Namespace id of name (registered on first sight), or -1 when out of memory. given: the caller's cached
  * sched_ns_hash(), trusted without reading the string, or 0. */
 static int64_t ns_id(struct sched *s, const char *name, uint64_t given)
 {
     name = str_or_empty(name);
-    uint64_t h = given ? given : sched_ns_hash(name);
+    size_t len = given ? 0 : strlen(name);
+    uint64_t h = given ? given : ns_hash_len(name, len);
     size_t mask = s->nst_cap - 1;
     for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
         struct nslot *sl = &s->nst[i];
@@ -382,7 +413,10 @@ static int64_t ns_id(struct sched *s, const char *name, uint64_t given)
             break;
         if (sl->h == h) {
             const struct nsinfo *o = &s->ns[sl->id];
-            if (given || o->name == name || strcmp(o->name, name) == 0)
+            if (given || o->name == name)
+                return sl->id;
+            size_t olen = o->len != SIZE_MAX ? o->len : strlen(o->name);
+            if (olen == len && bytes_eq(o->name, name, len))
                 return sl->id;
         }
     }
@@ -392,7 +426,7 @@ static int64_t ns_id(struct sched *s, const char *name, uint64_t given)
     }
     GROW(s, ns, ns_cap, s->ns_n + 1);
     uint32_t id = (uint32_t)s->ns_n++;
-    s->ns[id] = (struct nsinfo){.name = name, .h = h};
+    s->ns[id] = (struct nsinfo){.name = name, .len = given ? SIZE_MAX : len, .h = h};
     nst_insert_slot(s, h, id);
     return id;
 }
@@ -528,8 +562,6 @@ void sched_last_stats(const sched_t *s, sched_stats_t *out)
 static void next_gen(struct sched *s)
 {
     if (++s->gen == 0) {
-        if (s->kt)
-            memset(s->kt, 0, s->kt_cap * sizeof(*s->kt));
         if (s->nst)
             memset(s->nst, 0, s->nst_cap * sizeof(*s->nst));
         s->gen = 1;
@@ -613,7 +645,7 @@ int sched_pass(sched_t *s, const sched_challenge_t *all, size_t n, const sched_l
         if (fresh)
             sl->ref = REF_INPROG | s->inprog[i].idx;
     }
-    size_t kmask = s->kt_cap - 1;
+    size_t kmask = s->kt_mask;
     for (size_t i = 0; i < m; i++) {
         struct cand *c = &s->cand[i];
         if (i + PREFETCH_AHEAD < m) /* the table outgrows the caches: hide the latency */
