@@ -151,21 +151,26 @@ static void test_order(kube_client_t *c, const char *ns)
 static void test_relist_once(kube_client_t *c, const char *ns)
 {
     static rec_t r = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    kube_informer_opts_t o = {.resource = &KUBE_RES_CONFIGMAPS, .namespace = ns, .label_selector = "kacme-it=relist",
+    char plural[64];
+    kube_resource_t res;
+    kube_informer_opts_t o = {.resource = &res, .namespace = ns, .label_selector = "kacme-it=relist",
                               .watch_timeout_s = 5, .test_first_watch_rv = "1"};
     kube_informer_stats_t st;
     kube_informer_t *inf;
     kube_error_t e;
     double end;
 
+    /* A fresh CRD: its watch cache starts now, so resourceVersion 1 is too old (410), deterministically. */
+    it_crd_create(c, plural, sizeof(plural), &res);
     for (int i = 0; i < 5; i++) {
         char name[32];
-        json_object *cm;
+        json_object *cr;
         snprintf(name, sizeof(name), "relist-%d", i);
-        cm = it_configmap(name, "relist", "v", "0");
-        CHECK(kube_create(c, &KUBE_RES_CONFIGMAPS, ns, cm, NULL, &e) == 0, "create: %s", it_estr(&e));
-        json_object_put(cm);
+        cr = it_cr(plural, name, "relist");
+        CHECK(kube_create(c, &res, ns, cr, NULL, &e) == 0, "create: %s", it_estr(&e));
+        json_object_put(cr);
     }
+    it_etcd_compact(); /* and resourceVersion 1 is compacted away in etcd too */
     inf = start(c, &o, &r);
     end = it_now() + 30;
     do {
@@ -177,9 +182,9 @@ static void test_relist_once(kube_client_t *c, const char *ns)
     CHECK(st.relists == 1, "relists %lu", st.relists);
     /* The watch resumed after the relist: a new object arrives. */
     {
-        json_object *cm = it_configmap("relist-new", "relist", "v", "0");
-        CHECK(kube_create(c, &KUBE_RES_CONFIGMAPS, ns, cm, NULL, &e) == 0, "create: %s", it_estr(&e));
-        json_object_put(cm);
+        json_object *cr = it_cr(plural, "relist-new", "relist");
+        CHECK(kube_create(c, &res, ns, cr, NULL, &e) == 0, "create: %s", it_estr(&e));
+        json_object_put(cr);
     }
     wait_events(&r, 6, 30);
     usleep(300000);
@@ -192,7 +197,9 @@ static void test_relist_once(kube_client_t *c, const char *ns)
     CHECK(strcmp(r.ev[5].name, "relist-new") == 0, "last event %s", r.ev[5].name);
     CHECK(kube_store_len(kube_informer_store(inf)) == 6, "store %zu", kube_store_len(kube_informer_store(inf)));
     kube_informer_free(inf);
-    fprintf(stderr, "relist: exactly one relist after 410\n");
+    it_crd_delete(c, plural);
+    fprintf(stderr, "relist: exactly one relist after 410 (lists %lu, watches %lu, errors %lu)\n", st.lists,
+            st.watches, st.errors);
 }
 
 static void test_metadata_only(kube_client_t *c, const char *ns)

@@ -93,6 +93,119 @@ static inline json_object *it_configmap(const char *name, const char *label, con
     return cm;
 }
 
+/* POSTs a JSON body to the local etcd's v3 HTTP gateway; returns the answer (owned). */
+static inline json_object *it_etcd_post(const char *path, const char *body)
+{
+    char url[256], err[HTTP_ERR_LEN];
+    const char *port = getenv("KACME_ETCD_PORT");
+    const char *hdr[] = {"Content-Type: application/json", NULL};
+    http_client_opts_t ho = {0};
+    http_client_t *h = http_client_new(&ho, err, sizeof(err));
+    http_request_t req = {.method = "POST", .headers = hdr, .body = body, .body_len = strlen(body), .timeout_ms = 10000};
+    http_response_t resp = {0};
+    json_object *out;
+    CHECK(h != NULL, "%s", err);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%s%s", port && port[0] ? port : "23790", path);
+    req.url = url;
+    CHECK(http_do(h, &req, &resp, err, sizeof(err)) == 0 && resp.status == 200, "etcd %s: %s status %ld", path, err,
+          resp.status);
+    out = json_tokener_parse(resp.body ? resp.body : "");
+    CHECK(out != NULL, "etcd %s: not JSON", path);
+    http_response_clear(&resp);
+    http_client_free(h);
+    return out;
+}
+
+/* Compacts etcd up to its current revision, so that any older resourceVersion is gone (the API server
+ * answers watches from it with 410). The API server does the same every 5 minutes by itself. */
+static inline void it_etcd_compact(void)
+{
+    json_object *st = it_etcd_post("/v3/maintenance/status", "{}"), *hdr = NULL, *rev = NULL, *res;
+    char body[128];
+    CHECK(json_object_object_get_ex(st, "header", &hdr) && json_object_object_get_ex(hdr, "revision", &rev),
+          "etcd status without revision");
+    snprintf(body, sizeof(body), "{\"revision\":\"%s\",\"physical\":true}", json_object_get_string(rev));
+    res = it_etcd_post("/v3/kv/compaction", body);
+    fprintf(stderr, "etcd compacted at revision %s\n", json_object_get_string(rev));
+    json_object_put(res);
+    json_object_put(st);
+}
+
+/* A throw-away namespaced CRD it.kacme.io/v1 <plural> (plural "kit<pid>s"), established. Its watch cache
+ * starts at the current resourceVersion, so a watch from resourceVersion 1 is answered 410 Gone. */
+static const kube_resource_t IT_CRDS = {"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
+
+static inline void it_crd_create(kube_client_t *c, char *plural, size_t len, kube_resource_t *res)
+{
+    char name[128], kind[64];
+    json_object *crd, *md = NULL, *spec = NULL, *names = NULL, *out = NULL;
+    kube_error_t e;
+    double end;
+    snprintf(plural, len, "kit%lds", (long)getpid());
+    snprintf(kind, sizeof(kind), "Kit%ld", (long)getpid());
+    snprintf(name, sizeof(name), "%s.it.kacme.io", plural);
+    crd = json_tokener_parse(
+        "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\",\"metadata\":{},"
+        "\"spec\":{\"group\":\"it.kacme.io\",\"scope\":\"Namespaced\",\"names\":{},\"versions\":[{\"name\":\"v1\","
+        "\"served\":true,\"storage\":true,\"schema\":{\"openAPIV3Schema\":{\"type\":\"object\","
+        "\"x-kubernetes-preserve-unknown-fields\":true}}}]}}");
+    json_object_object_get_ex(crd, "metadata", &md);
+    json_object_object_get_ex(crd, "spec", &spec);
+    json_object_object_get_ex(spec, "names", &names);
+    json_object_object_add(md, "name", json_object_new_string(name));
+    json_object_object_add(names, "plural", json_object_new_string(plural));
+    json_object_object_add(names, "kind", json_object_new_string(kind));
+    CHECK(kube_create(c, &IT_CRDS, NULL, crd, NULL, &e) == 0 || e.type == KUBE_ERR_ALREADY_EXISTS, "CRD: %s",
+          it_estr(&e));
+    json_object_put(crd);
+    end = it_now() + 30;
+    for (;;) {
+        bool established = false;
+        json_object *st = NULL, *conds = NULL;
+        CHECK(kube_get(c, &IT_CRDS, NULL, name, &out, &e) == 0, "get CRD: %s", it_estr(&e));
+        if (json_object_object_get_ex(out, "status", &st) && json_object_object_get_ex(st, "conditions", &conds) &&
+            json_object_is_type(conds, json_type_array)) {
+            for (size_t i = 0; i < json_object_array_length(conds); i++) {
+                json_object *cd = json_object_array_get_idx(conds, i), *t = NULL, *v = NULL;
+                if (json_object_object_get_ex(cd, "type", &t) && json_object_object_get_ex(cd, "status", &v) &&
+                    strcmp(json_object_get_string(t), "Established") == 0 &&
+                    strcmp(json_object_get_string(v), "True") == 0)
+                    established = true;
+            }
+        }
+        json_object_put(out);
+        if (established)
+            break;
+        CHECK(it_now() < end, "CRD %s not established within 30 s", name);
+        usleep(100000);
+    }
+    res->group = "it.kacme.io";
+    res->version = "v1";
+    res->resource = plural;
+    res->namespaced = true;
+}
+
+static inline void it_crd_delete(kube_client_t *c, const char *plural)
+{
+    char name[128];
+    kube_error_t e;
+    snprintf(name, sizeof(name), "%s.it.kacme.io", plural);
+    if (kube_delete(c, &IT_CRDS, NULL, name, NULL, NULL, &e) < 0)
+        fprintf(stderr, "warning: delete CRD %s: %s\n", name, it_estr(&e));
+}
+
+/* An object of the test CRD (owned). */
+static inline json_object *it_cr(const char *plural, const char *name, const char *label)
+{
+    json_object *o = it_configmap(name, label, "k", "v");
+    char kind[64];
+    snprintf(kind, sizeof(kind), "Kit%ld", (long)getpid());
+    (void)plural;
+    json_object_object_add(o, "apiVersion", json_object_new_string("it.kacme.io/v1"));
+    json_object_object_add(o, "kind", json_object_new_string(kind));
+    return o;
+}
+
 static inline const char *it_meta(json_object *o, const char *k)
 {
     json_object *md = NULL, *v = NULL;

@@ -10,4 +10,10 @@ if [ ! -f "$env_sh" ]; then
 fi
 # shellcheck disable=SC1090
 . "$env_sh"
+# etcd's client port (for compaction in the relist tests)
+cfg=${KACME_LOCAL_DIR:-$root/_local}/config.env
+if [ -z "${KACME_ETCD_PORT:-}" ] && [ -f "$cfg" ]; then
+    KACME_ETCD_PORT=$(sed -n 's/^KACME_ETCD_PORT=//p' "$cfg")
+    export KACME_ETCD_PORT
+fi
 exec "$@"
