@@ -15,8 +15,8 @@
  *  - in progress = status.processing is true, whatever the state (a final challenge whose flag has not
  *    been reset yet still holds its slot and its key);
  *  - candidates = not processing and state not final (valid, invalid, expired, errored, revoked,
- *    deactivated); among candidates with the same key only the oldest is eligible, and none whose key is
- *    in progress; picks never share a key;
+ *    deactivated); among candidates with the same key only the oldest (created, then namespace, name,
+ *    uid) is eligible, and none whose key is in progress; picks never share a key;
  *  - at most max_concurrent in progress after the pass, at most max_per_tick new per pass;
  *  - fairness: each pick goes to the namespace with the fewest challenges in progress (counting this
  *    pass's picks), ties broken by the age of the namespace's oldest eligible challenge and then by the
@@ -26,7 +26,8 @@
  *  - within a namespace oldest first: (created, name, uid);
  *  - deterministic: the same set of challenges in any order yields the same picks in the same order.
  *
- * Cost: O(N) hashing and table work per pass plus O(picks · log N) heap work; no pairwise comparison.
+ * Cost: O(N) hashing and table work per pass, plus a heap over the candidates of each namespace that gives
+ * more than one pick; no pairwise comparison.
  * The context keeps its buffers between passes, so steady-state passes allocate nothing.
  * Not thread-safe: one context per scheduling loop.
  */
