@@ -94,13 +94,23 @@ if [[ -f "$L/config.env" ]]; then
         L=$KACME_LOCAL_DIR
         for kv in "${explicit[@]}"; do
             v=${kv%%=*}
+            [[ $v == KACME_BUILD_DIR ]] && continue # switched below without a restart
             [[ "${!v}" == "${kv#*=}" ]] || { kacme_log "setting $v changed (running: ${!v})"; exit 1; }
         done
         healthy
     ) && {
+        want_build=""
+        for kv in "${explicit[@]}"; do [[ ${kv%%=*} == KACME_BUILD_DIR ]] && want_build=${kv#*=}; done
         kacme_config_load
         L=$KACME_LOCAL_DIR
         pki=$L/pki
+        if [[ -n "$want_build" && "$want_build" != "$KACME_BUILD_DIR" ]]; then
+            # the node stand-in reads this file whenever it starts a container
+            KACME_BUILD_DIR=$want_build
+            echo "$KACME_BUILD_DIR" >"$L/node/build-dir"
+            kacme_config_save
+            kacme_log "pods now run the binaries of $KACME_BUILD_DIR"
+        fi
         if [[ "$(pebble_env)" != "$(cat "$L/pebble/env" 2>/dev/null)" ]]; then
             kacme_log "PEBBLE_* settings changed: restarting pebble only"
             unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
@@ -132,6 +142,7 @@ if [[ ! -d "$L/etcd" && -d "$L/node/pods" ]]; then
     rm -rf "$L/node/pods.prev" && mv "$L/node/pods" "$L/node/pods.prev"
 fi
 kacme_config_save
+echo "$KACME_BUILD_DIR" >"$L/node/build-dir"
 
 # ---------------------------------------------------------------- PKI (kept across runs)
 # cert NAME CA SUBJECT EXT: an EC P-256 key and a certificate signed by CA (or self-signed when CA is "self")
@@ -276,7 +287,7 @@ KACME_BUILD_DIR=$KACME_BUILD_DIR KACME_SOURCE_DIR=$KACME_SOURCE_DIR kacme_start 
     python3 -B -u "$kacme_root/tests/standins/node-standin.py" "${standin_args[@]}" \
     --node-name "$KACME_NODE_NAME" --pod-cidr "$KACME_POD_CIDR" --host-ip "$KACME_HOST_IP" \
     --bridge "$KACME_BRIDGE" --api-port "$KACME_APISERVER_PORT" --state-dir "$L/node" \
-    --images "$KACME_IMAGES_FILE" --kubelet-port "$KACME_KUBELET_PORT" \
+    --images "$KACME_IMAGES_FILE" --build-dir-file "$L/node/build-dir" --kubelet-port "$KACME_KUBELET_PORT" \
     --kubelet-cert "$pki/kubelet.crt" --kubelet-key "$pki/kubelet.key"
 kacme_log "starting the ingress stand-in (http://127.0.0.1:$KACME_INGRESS_PORT, http://$KACME_HOST_IP:$KACME_INGRESS_PORT)"
 kacme_start ingress python3 -B -u "$kacme_root/tests/standins/ingress-standin.py" "${standin_args[@]}" \

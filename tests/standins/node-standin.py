@@ -83,8 +83,12 @@ def image_repository(image):
     return image
 
 
-def load_images(path):
+def load_images(path, build_dir=None):
+    """The image table; ${VAR} from the environment, KACME_BUILD_DIR overridden by build_dir."""
     table = {}
+    saved = os.environ.get("KACME_BUILD_DIR")
+    if build_dir:
+        os.environ["KACME_BUILD_DIR"] = build_dir
     with open(path) as f:
         for line in f:
             line = line.split("#", 1)[0].strip()
@@ -94,6 +98,11 @@ def load_images(path):
             if len(parts) != 2:
                 raise ValueError(f"{path}: bad line {line!r} (want: <image repository> <binary path>)")
             table[parts[0]] = os.path.expandvars(parts[1])
+    if build_dir:
+        if saved is None:
+            os.environ.pop("KACME_BUILD_DIR", None)
+        else:
+            os.environ["KACME_BUILD_DIR"] = saved
     return table
 
 
@@ -495,7 +504,7 @@ class PodRuntime:
         cspec = c.spec
         image = cspec.get("image", "")
         repo = image_repository(image)
-        binary = self.node.images.get(repo)
+        binary = self.node.image_table().get(repo)
         if binary is None:
             raise PodError("ImagePullBackOff", f"image {image!r} (repository {repo!r}) is not in the node "
                                                f"stand-in's image table {self.node.images_file}")
@@ -984,7 +993,8 @@ class Node:
         self.api_port = a.api_port
         self.state_dir = a.state_dir
         self.images_file = a.images
-        self.images = load_images(a.images)
+        self.build_dir_file = a.build_dir_file
+        self.images = load_images(a.images)  # fails early on a malformed table
         self.ip = shutil.which("ip") or "/usr/sbin/ip"
         self.unshare = shutil.which("unshare") or "/usr/bin/unshare"
         self.pods = {}          # uid -> PodRuntime
@@ -997,6 +1007,17 @@ class Node:
         self.kubelet_port = a.kubelet_port
         self.kubelet_cert, self.kubelet_key, self.ca = a.kubelet_cert, a.kubelet_key, a.ca
         self.created = set()
+
+    def image_table(self):
+        """Re-read at every container start: local-up may switch the build directory without a restart."""
+        build_dir = None
+        if self.build_dir_file:
+            try:
+                with open(self.build_dir_file) as f:
+                    build_dir = f.read().strip() or None
+            except OSError:
+                pass
+        return load_images(self.images_file, build_dir)
 
     def alloc_ip(self, uid):
         with self.ips_lock:
@@ -1236,6 +1257,7 @@ def main():
     ap.add_argument("--api-port", type=int, required=True, help="API server port reachable from pods")
     ap.add_argument("--state-dir", required=True)
     ap.add_argument("--images", required=True, help="image table: <repository> <binary> per line")
+    ap.add_argument("--build-dir-file", default="", help="file holding KACME_BUILD_DIR (re-read per start)")
     ap.add_argument("--kubelet-port", type=int, default=0,
                     help="serve kubelet's /containerLogs (kubectl logs) on host-ip:PORT over TLS (0: off)")
     ap.add_argument("--kubelet-cert", default="")
