@@ -211,8 +211,9 @@ class PodRuntime:
         run([ip_, "link", "del", hv], check=False)
         run([ip_, "netns", "add", ns])
         self.sandbox = True
+        # IPv4 pod network; IPv6 only on lo (::1), as in an IPv4-only cluster
         run([ip_, "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
-             "net.ipv6.conf.default.disable_ipv6=1"], check=False)
+             "net.ipv6.conf.default.disable_ipv6=1", "net.ipv6.conf.lo.disable_ipv6=0"], check=False)
         run([ip_, "link", "add", hv, "type", "veth", "peer", "name", pv])
         run([ip_, "link", "set", pv, "netns", ns])
         run([ip_, "link", "set", hv, "master", self.node.bridge])
