@@ -184,6 +184,8 @@ char *names_canonical_json(json_object *obj)
 
 int names_compute(const char *prefix, json_object *obj, char *out, size_t outlen)
 {
+    if (!prefix || !out)
+        return -1;
     char *js = names_canonical_json(obj);
     if (!js)
         return -1;
