@@ -43,6 +43,16 @@ if [[ -d "$L/pids" ]]; then
     rm -f "$L/pids/order"
 fi
 
+# The pod network is global (one environment per machine): leave it alone when it belongs to another state
+# directory whose environment is still recorded there.
+owner=$(cat "/sys/class/net/$KACME_BRIDGE/ifalias" 2>/dev/null || true)
+owner=${owner#kacme-local:}
+if [[ -n "$owner" && "$owner" != "$L" && -f "$owner/config.env" ]]; then
+    kacme_log "the pod network ($KACME_BRIDGE) belongs to the environment in $owner: not touching it"
+    say "down (state directory $L)"
+    exit 0
+fi
+
 # 2. pod processes: everything inside the node stand-in's network namespaces, and host-network pods
 pod_netns() { ip netns list 2>/dev/null | awk -v p="$netns_prefix" 'index($1, p) == 1 { print $1 }'; }
 ns_pids() { ip netns pids "$1" 2>/dev/null || true; }

@@ -217,6 +217,7 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 ip link add "$KACME_BRIDGE" type bridge
 echo 1 >"/proc/sys/net/ipv6/conf/$KACME_BRIDGE/disable_ipv6" 2>/dev/null || true
 ip addr add "$KACME_HOST_IP/$KACME_POD_PREFIXLEN" dev "$KACME_BRIDGE"
+ip link set "$KACME_BRIDGE" alias "kacme-local:$L" # ownership, checked by local-down
 ip link set "$KACME_BRIDGE" up
 
 # ---------------------------------------------------------------- etcd
