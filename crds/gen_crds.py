@@ -297,8 +297,19 @@ def top(desc, spec, status):
 AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp",
        "description": "CreationTimestamp is a timestamp representing the server time when this object was created."}
 
-IMMUTABLE = lambda kind: [{"rule": "self == oldSelf",
-                           "message": f"{kind} spec is immutable after creation; delete the {kind} to retry"}]
+
+
+def IMMUTABLE(kind, fields):
+    """CEL transition rule making spec immutable; the message names the changed fields (the API server
+    runs CRD validation before validating webhooks, so this is the message users see for spec edits)."""
+    changed = " + ".join(
+        f"((has(self.{f}) != has(oldSelf.{f}) || (has(self.{f}) && self.{f} != oldSelf.{f})) ? ' spec.{f}' : '')"
+        for f in fields)
+    return [{"rule": "self == oldSelf",
+             "message": f"{kind} spec is immutable after creation; delete the {kind} to retry",
+             "messageExpression": f"'{kind} spec is immutable after creation; delete the {kind} to retry "
+                                  f"(changed:' + {changed} + ')'"}]
+
 
 ORDER = crd("acme.cert-manager.io", "Order", "orders", "order", "Namespaced", top(
     "Order is a type to represent an Order with an ACME server (RFC 8555 §7.1.3). Orders are created by the "
@@ -317,7 +328,8 @@ ORDER = crd("acme.cert-manager.io", "Order", "orders", "order", "Namespaced", to
                      "issuer."),
         "replaces": s("ARI CertID (`base64url(AKI).base64url(serial)`, RFC 9773) of the certificate this order "
                       "renews."),
-    }, ["issuerRef", "request"], **{"x-kubernetes-validations": IMMUTABLE("Order")}),
+    }, ["issuerRef", "request"], **{"x-kubernetes-validations": IMMUTABLE("Order", [
+        "request", "issuerRef", "commonName", "dnsNames", "ipAddresses", "duration", "profile", "replaces"])}),
     obj("Observed state of the Order. Fields marked set-once cannot change once non-empty (webhook).", {
         "url": s("URL of the Order on the ACME server (set once)."),
         "finalizeURL": s("URL to POST the CSR to when the Order is ready (set once)."),
@@ -366,7 +378,8 @@ CHALLENGE = crd("acme.cert-manager.io", "Challenge", "challenges", "challenge", 
         "solver": SOLVER,
         "issuerRef": issuer_ref("created this Challenge (copied from the Order)"),
     }, ["authorizationURL", "dnsName", "issuerRef", "key", "solver", "token", "type", "url"],
-        **{"x-kubernetes-validations": IMMUTABLE("Challenge")}),
+        **{"x-kubernetes-validations": IMMUTABLE("Challenge", [
+            "url", "authorizationURL", "dnsName", "wildcard", "type", "token", "key", "solver", "issuerRef"])}),
     obj("Observed state of the Challenge (owned by the controller).", {
         "processing": b("Set by the scheduler when the challenge may be worked on; cleared by the controller "
                         "once the challenge is final."),
