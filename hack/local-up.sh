@@ -219,6 +219,10 @@ echo 1 >"/proc/sys/net/ipv6/conf/$KACME_BRIDGE/disable_ipv6" 2>/dev/null || true
 ip addr add "$KACME_HOST_IP/$KACME_POD_PREFIXLEN" dev "$KACME_BRIDGE"
 ip link set "$KACME_BRIDGE" alias "kacme-local:$L" # ownership, checked by local-down
 ip link set "$KACME_BRIDGE" up
+if [[ "$(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null)" == 1 ]]; then
+    kacme_log "note: bridge-nf-call-iptables=1: pod-to-pod traffic on $KACME_BRIDGE passes the FORWARD chain" \
+        "(host <-> pod traffic is unaffected)"
+fi
 
 # ---------------------------------------------------------------- etcd
 kacme_log "starting etcd (127.0.0.1:$KACME_ETCD_PORT)"

@@ -10,7 +10,7 @@
 set -euo pipefail
 root=${KACME_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
 L=${KACME_LOCAL_DIR:-$root/_local}
-step() { printf '\n--- smoke: %s\n' "$*"; }
+step() { printf '\n--- smoke [%ss]: %s\n' "$SECONDS" "$*"; }
 fail() {
     printf '\nsmoke: FAILED: %s\n' "$*" >&2
     [[ -n "${ns:-}" ]] && kubectl -n "$ns" get pods,svc,ingress,endpointslices -o wide >&2 2>&1 || true
