@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Cleanup of the kacme_env fixture: hack/local-down.sh, then an independent check that nothing of the local
-# environment is left: no process mentioning its state directory, no pod network namespace, veth or bridge,
-# no listener on its ports.
+# environment is left: none of its processes, no pod network namespace, veth or bridge, no listener on its
+# ports.
 set -euo pipefail
 root=${KACME_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
 # the settings of the running environment (ports, bridge), before local-down removes them
@@ -13,8 +13,14 @@ kacme_config_load
 "$root/hack/local-down.sh"
 
 problems=()
-procs=$(pgrep -af -- "$KACME_LOCAL_DIR/" || true)
-[[ -z "$procs" ]] || problems+=("processes: $procs")
+# the environment's own processes, recognised by their command lines (other tests may run their own
+# kube-apiserver or etcd with other arguments at the same time)
+for pat in "--data-dir $KACME_LOCAL_DIR/etcd" "kube-apiserver .*--secure-port $KACME_APISERVER_PORT" \
+    "$KACME_LOCAL_DIR/kcm.kubeconfig" "$KACME_LOCAL_DIR/pebble/config.json" \
+    "pebble-challtestsrv .*127.0.0.1:$KACME_CHALLTESTSRV_PORT" "tests/standins/(node|ingress)-standin.py"; do
+    procs=$(pgrep -af -- "$pat" || true)
+    [[ -z "$procs" ]] || problems+=("processes: $procs")
+done
 ns=$(ip netns list | awk '$1 ~ /^kacme-pod-/ { print $1 }')
 [[ -z "$ns" ]] || problems+=("network namespaces: $ns")
 links=$(ip -o link show | awk -F': ' '{ print $2 }' | cut -d@ -f1 | grep -E '^kvh|^kvp' || true)
