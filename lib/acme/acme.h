@@ -31,6 +31,16 @@
  *   ACME_ERR_TERMINAL     a problem document (e->type, e->detail, e->subproblems, e->http_status), or a
  *                         local non-retryable error (e->type == "", e.g. unknown profile, bad input).
  * Logging: URLs and problem types at --v 2..4; never JWS, keys, CSRs or key authorizations.
+ *
+ * Typical use by the controllers (each step one reconcile pass; any -1 → act on e->kind):
+ *   issuer:    k = acme_key_from_pem(secret); c = acme_client_new(&opts, k); if status.acme.uri is known
+ *              and still valid: acme_set_account_url(c, uri) else acme_account_register(c, email, eab, &acct)
+ *              (then acme_account_update_contact when acct's first contact differs from the spec email).
+ *   order:     acme_order_new → for each authorization URL acme_authz_get (status valid: no Challenge)
+ *   challenge: acme_client_key_authorization / acme_dns01_value → present → acme_challenge_accept →
+ *              poll acme_authz_get until valid/invalid
+ *   order:     acme_order_get until ready → acme_order_finalize(csr) → acme_order_get while processing
+ *              (honour out->retry_after_ms) → acme_cert_fetch(certificate, preferredChain)
  */
 
 /* ----- errors ---------------------------------------------------------------------------------------- */
