@@ -1209,7 +1209,15 @@ class Node:
         self.cleanup_stale()
         if self.kubelet_port:
             serve_logs(self)
-        self.register()
+        for attempt in range(60):
+            try:
+                self.register()
+                break
+            except Exception as e:  # API server busy or restarting: retry for a minute
+                if attempt == 59:
+                    raise
+                log(f"registering node {self.name}: {e!r}; retrying")
+                time.sleep(1)
         threading.Thread(target=self.lease_loop, daemon=True, name="lease").start()
         self.informer = kubeclient.Informer(self.client, "/api/v1/pods", self.on_pod, log).start()
         log(f"node {self.name} ready: pod network {self.net}, host side {self.host_ip} on {self.bridge}")
