@@ -834,17 +834,17 @@ static step_t step_create_order(run_t *r)
         r->res = kube_reconcile_ok();
         return STEP_DONE;
     }
+    /* Continue on the fresh copy (its resourceVersion is the one to write against). When its status differs
+     * from what this pass started from (an earlier pass's write that the cache has not seen yet), decide
+     * again on the fresh status instead of creating a second ACME order. */
+    bool same = status_equal(fresh, r->obj);
     json_object_put(r->orig);
     r->orig = fresh;
-    json_object *st = NULL;
-    json_object_deep_copy(ctrl_get(r->obj, "status"), &st, NULL); /* keep what this pass computed */
     json_object_put(r->obj);
     r->obj = NULL;
     json_object_deep_copy(fresh, &r->obj, NULL);
-    if (!empty(ctrl_str(fresh, "status.url")))
-        return STEP_AGAIN; /* an earlier pass created it already */
-    if (st)
-        json_object_object_add(r->obj, "status", st);
+    if (!same || !empty(ctrl_str(fresh, "status.url")))
+        return STEP_AGAIN;
 
     json_object *spec = ctrl_get(r->obj, "spec");
     acme_identifier_t *ids = NULL;
@@ -893,7 +893,7 @@ static step_t step_create_order(run_t *r)
         return STEP_AGAIN;
     }
     LOG_V(2, "ACME order created", "order", r->key, "url", o->url, "status", acme_status_name(o->status));
-    st = status_of(r->obj);
+    json_object *st = status_of(r->obj);
     set_string(st, "url", o->url);
     set_string(st, "finalizeURL", o->finalize);
     json_object *auths = json_object_new_array();
@@ -1290,6 +1290,11 @@ static kube_reconcile_result_t orders_reconcile(void *ud, const char *key)
     ctrl_account_t *acct = NULL;
     char err[512];
     bool cluster = false;
+    json_object_deep_copy(r.orig, &r.obj, NULL);
+    if (orders_decide(r.orig, NULL) == ORDERS_ACT_CLEANUP) {
+        step_cleanup(&r); /* needs neither the issuer nor the ACME account */
+        goto out;
+    }
     r.issuer = ctrl_issuer_get(ctx, r.ns, ctrl_get(r.orig, "spec.issuerRef"), &cluster, err, sizeof(err));
     if (!r.issuer) {
         LOG_V(1, "order issuer not available", "order", key, "error", err);
@@ -1303,7 +1308,6 @@ static kube_reconcile_result_t orders_reconcile(void *ud, const char *key)
         goto out;
     }
     r.client = ctrl_account_client(acct);
-    json_object_deep_copy(r.orig, &r.obj, NULL);
     bool had_url = !empty(ctrl_str(r.orig, "status.url"));
     bool had_cert = !empty(ctrl_str(r.orig, "status.certificate"));
     int i = 0;
