@@ -178,6 +178,9 @@ webhook_server_t *webhook_server_start(const webhook_server_config_t *cfg, char 
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads ? cfg->threads : 2),
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->max_connections ? cfg->max_connections : 1000),
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->timeout_s ? cfg->timeout_s : 30),
+                            /* per-connection pool: headers and read buffer only (bodies go to our own
+                             * buffer), so 16 KiB is plenty and keeps RSS low with many connections */
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
                             MHD_OPTION_END);
     if (!s->d) {
