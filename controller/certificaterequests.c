@@ -109,6 +109,18 @@ static json_object *copy_of(json_object *v)
     return c;
 }
 
+/* Annotations not copied onto the Order: the exclusions of cert-manager's default
+ * --copied-annotation-prefixes (tool bookkeeping such as kubectl's last-applied-configuration, which would
+ * also duplicate the whole CSR into the Order). */
+static bool annotation_skipped(const char *k)
+{
+    static const char *const prefixes[] = {"kubectl.kubernetes.io/", "fluxcd.io/", "argocd.argoproj.io/"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(k, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}
+
 json_object *ctrl_cr_build_order(json_object *cr, json_object *issuer, const x509_csr_t *csr, char *err,
                                  size_t errlen)
 {
@@ -154,8 +166,17 @@ json_object *ctrl_cr_build_order(json_object *cr, json_object *issuer, const x50
     json_object *labels = ctrl_get(cr, "metadata.labels"), *ann = ctrl_get(cr, "metadata.annotations");
     if (labels && json_object_is_type(labels, json_type_object) && json_object_object_length(labels) > 0)
         json_object_object_add(meta, "labels", copy_of(labels));
-    if (ann && json_object_is_type(ann, json_type_object) && json_object_object_length(ann) > 0)
-        json_object_object_add(meta, "annotations", copy_of(ann));
+    if (ann && json_object_is_type(ann, json_type_object)) {
+        json_object *copied = json_object_new_object();
+        json_object_object_foreach(ann, k, v) {
+            if (!annotation_skipped(k))
+                json_object_object_add(copied, k, json_object_get(v));
+        }
+        if (json_object_object_length(copied) > 0)
+            json_object_object_add(meta, "annotations", copied);
+        else
+            json_object_put(copied);
+    }
     json_object *owner = json_object_new_object();
     json_object_object_add(owner, "apiVersion", json_object_new_string("cert-manager.io/v1"));
     json_object_object_add(owner, "kind", json_object_new_string("CertificateRequest"));

@@ -53,8 +53,9 @@ bool ctrl_cr_cn_in_sans(const x509_csr_t *csr);
 bool ctrl_cr_order_failed(const char *state);
 
 /* Builds the Order (apiVersion acme.cert-manager.io/v1, kind Order) for CertificateRequest cr (borrowed)
- * signed by ACME issuer issuer (borrowed) with the parsed csr: namespace = cr's, labels and annotations
- * copied, one controller ownerReference to cr, spec {request (cr's spec.request verbatim), issuerRef,
+ * signed by ACME issuer issuer (borrowed) with the parsed csr: namespace = cr's, labels copied, annotations
+ * copied except those under kubectl.kubernetes.io/, fluxcd.io/ and argocd.argoproj.io/ (cert-manager's default
+ * --copied-annotation-prefixes exclusions), one controller ownerReference to cr, spec {request (cr's spec.request verbatim), issuerRef,
  * commonName, dnsNames, ipAddresses, duration (only with issuer spec.acme.enableDurationFeature), profile
  * (issuer spec.acme.profile)}; empty fields are omitted. metadata.name = names_order(cr name, spec).
  * Returns a new object (caller owns) or NULL with err. */

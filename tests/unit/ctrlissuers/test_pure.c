@@ -194,7 +194,8 @@ static json_object *cr_fixture(const char *name, const char *request_b64, const 
             "\"metadata\":{\"name\":\"%s\",\"namespace\":\"team-a\",\"uid\":\"cr-uid-1\","
             "\"labels\":{\"app\":\"web\",\"tier\":\"front\"},"
             "\"annotations\":{\"cert-manager.io/certificate-name\":\"web\","
-            "\"acme.cert-manager.io/http01-override-ingress-name\":\"web-ing\"}},"
+            "\"acme.cert-manager.io/http01-override-ingress-name\":\"web-ing\","
+            "\"kubectl.kubernetes.io/last-applied-configuration\":\"{}\",\"argocd.argoproj.io/sync-wave\":\"1\"}},"
             "\"spec\":{\"request\":\"%s\",\"issuerRef\":{\"name\":\"le\",\"kind\":\"ClusterIssuer\","
             "\"group\":\"cert-manager.io\"},\"duration\":\"2160h0m0s\"%s}}",
             name, request_b64, extra_spec);
@@ -226,7 +227,10 @@ static void test_build_order(void **state)
     assert_string_equal(ctrl_str(o, "kind"), "Order");
     assert_string_equal(ctrl_str(o, "metadata.namespace"), "team-a");
     assert_true(json_object_equal(ctrl_get(o, "metadata.labels"), ctrl_get(cr, "metadata.labels")));
-    assert_true(json_object_equal(ctrl_get(o, "metadata.annotations"), ctrl_get(cr, "metadata.annotations")));
+    json_object *want_ann = tu_json("{\"cert-manager.io/certificate-name\":\"web\","
+                                    "\"acme.cert-manager.io/http01-override-ingress-name\":\"web-ing\"}");
+    assert_true(json_object_equal(ctrl_get(o, "metadata.annotations"), want_ann));
+    json_object_put(want_ann);
     json_object *owners = ctrl_get(o, "metadata.ownerReferences");
     assert_int_equal(json_object_array_length(owners), 1);
     json_object *ow = json_object_array_get_idx(owners, 0);
@@ -295,7 +299,8 @@ static void test_build_order(void **state)
     json_object_put(crl);
 
     /* no labels/annotations → none on the Order; no CN → no commonName */
-    json_object *bare = tu_json("{\"metadata\":{\"name\":\"b\",\"namespace\":\"n\",\"uid\":\"u\"},"
+    json_object *bare = tu_json("{\"metadata\":{\"name\":\"b\",\"namespace\":\"n\",\"uid\":\"u\","
+                                "\"annotations\":{\"kubectl.kubernetes.io/last-applied-configuration\":\"{}\"}},"
                                 "\"spec\":{\"request\":\"eA==\",\"issuerRef\":{\"name\":\"le\"}}}");
     char *pem4 = tu_csr_pem(k, NULL, "DNS:x.example");
     x509_csr_t *nocn = parse(pem4);
