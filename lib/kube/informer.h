@@ -28,7 +28,12 @@
  *
  * Scoping keeps the cache small: namespace, label and field selectors, and metadata-only mode
  * (PartialObjectMetadata: apiVersion/kind/metadata only). An informer on Secrets without any selector is
- * refused: kacme never caches all Secrets.
+ * refused: kacme never caches all Secrets. For big caches read rarely, kube_store_set_compact() on the
+ * informer's store (before start) keeps objects serialised (~2 KB instead of ~13 KB per Challenge).
+ *
+ * Stopping: the thread notices the stop request at once while backing off or listing, and at the next byte
+ * of a watch stream; a silent watch ends within watch_timeout_s (lib/util/http.h has no way yet to abort an
+ * idle transfer from another thread).
  */
 
 typedef struct kube_informer kube_informer_t;
@@ -47,7 +52,8 @@ typedef struct kube_informer_opts {
     const char *field_selector;       /* NULL: none */
     bool metadata_only;
     long page_size;                   /* list page size; 0: 500 */
-    long watch_timeout_s;             /* server-side timeoutSeconds per watch; 0: 300 (randomised ±10%) */
+    long watch_timeout_s;             /* server-side timeoutSeconds per watch; 0: 60 (randomised ±10%). It also
+                                         bounds how long kube_informer_stop waits on a silent stream */
     const char *name;                 /* for logs, e.g. "challenges"; NULL: the resource */
     const char *test_first_watch_rv;  /* tests only: the first watch starts from this resourceVersion instead
                                          of the list's (an expired one exercises the 410 → relist path) */
