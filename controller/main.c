@@ -252,6 +252,30 @@ static void collect_in_progress(void *ud, metrics_sink_t *sink)
     metrics_sink_add(sink, (double)busy, NULL, 0);
 }
 
+static void *stop_informer_thread(void *arg)
+{
+    kube_informer_stop(arg);
+    return NULL;
+}
+
+/* Stops every informer at once: each notices the stop within about a second even on a silent watch, so
+ * doing them in parallel keeps shutdown short. */
+static void stop_informers(ctrl_ctx_t *ctx)
+{
+    enum { N = sizeof(ctx->informers) / sizeof(ctx->informers[0]) };
+    pthread_t th[N];
+    bool started[N] = {false};
+    for (size_t i = 0; i < N; i++)
+        if (ctx->informers[i])
+            started[i] = pthread_create(&th[i], NULL, stop_informer_thread, ctx->informers[i]) == 0;
+    for (size_t i = 0; i < N; i++) {
+        if (started[i])
+            pthread_join(th[i], NULL);
+        else
+            kube_informer_stop(ctx->informers[i]);
+    }
+}
+
 struct informer_def {
     const char *name;
     const kube_resource_t *res;
@@ -661,8 +685,7 @@ out:
         }
     }
     kube_leader_stop(leader);
-    for (size_t i = 0; i < sizeof(ctx.informers) / sizeof(ctx.informers[0]); i++)
-        kube_informer_stop(ctx.informers[i]);
+    stop_informers(&ctx);
     ops_server_free(health_srv);
     ops_server_free(metrics_srv);
     kube_event_recorder_t *all_recs[] = {ctx.ev_issuers, ctx.ev_certificaterequests, ctx.ev_orders,

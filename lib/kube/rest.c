@@ -1001,8 +1001,9 @@ int kube_watch(kube_client_t *c, const kube_resource_t *r, const char *ns, const
     req.low_speed_time_s = wo.idle_timeout_s > 0 ? wo.idle_timeout_s : timeout_s + 30;
     req.on_data = watch_on_data;
     req.on_data_ud = w;
+    req.abort_flag = wo.stop; /* a silent stream still stops within about a second */
     hrc = http_do(c->http, &req, &resp, err, sizeof(err));
-    if (w->stopped) {
+    if (w->stopped || (wo.stop && atomic_load(wo.stop))) {
         if (stopped_by_caller)
             *stopped_by_caller = true;
         rc = 0;

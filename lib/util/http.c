@@ -40,6 +40,7 @@ struct xfer {
     bool too_big;
     bool too_many_headers;
     bool aborted;
+    bool cancelled;
 };
 
 int http_global_init(void)
@@ -238,6 +239,22 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* libcurl calls this about once a second even on a silent connection: the only way to stop a blocked
+ * transfer promptly from another thread. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    struct xfer *x = ud;
+    if (x->req->abort_flag && atomic_load(x->req->abort_flag)) {
+        x->cancelled = true;
+        return 1;
+    }
+    return 0;
+}
+
 /* Sets a PEM blob option; libcurl copies the blob. */
 static CURLcode set_blob(CURL *h, CURLoption opt, const char *pem)
 {
@@ -308,6 +325,11 @@ int http_do(http_client_t *c, const http_request_t *req, http_response_t *resp, 
     SET(CURLOPT_WRITEDATA, &x);
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     SET(CURLOPT_ACCEPT_ENCODING, "");
+    if (req->abort_flag) {
+        SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+        SET(CURLOPT_XFERINFODATA, &x);
+        SET(CURLOPT_NOPROGRESS, 0L);
+    }
     if (req->low_speed_time_s > 0) {
         SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
         SET(CURLOPT_LOW_SPEED_TIME, req->low_speed_time_s);
@@ -352,6 +374,8 @@ int http_do(http_client_t *c, const http_request_t *req, http_response_t *resp, 
             snprintf(err, errlen, "response headers from %s exceed the limit", req->url);
         else if (x.aborted)
             snprintf(err, errlen, "aborted by callback");
+        else if (x.cancelled)
+            snprintf(err, errlen, "aborted");
         else
             snprintf(err, errlen, "%s: %s", req->url, curl_err[0] ? curl_err : curl_easy_strerror(e));
         goto out;

@@ -2,6 +2,7 @@
 #ifndef KACME_HTTP_H
 #define KACME_HTTP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -47,6 +48,9 @@ typedef struct http_request {
     size_t max_body;                /* response body cap in bytes; 0: 16 MiB. Exceeding it is an error */
     http_stream_fn on_data;         /* when set, the body is streamed to it and not collected */
     void *on_data_ud;
+    const atomic_int *abort_flag;   /* when non-NULL and *abort_flag != 0, the transfer is aborted within
+                                       about a second even while the peer is silent (orderly shutdown of
+                                       watch streams); http_do returns -1 with err "aborted" */
 } http_request_t;
 
 typedef struct http_header {
