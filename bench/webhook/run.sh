@@ -100,5 +100,9 @@ read -r light_rps p50 p99 < <(wrk_run "https://127.0.0.1:$port/validate" 1 2)
 rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$wh/status")
 echo "bench: nginx ceiling (2 threads, 32 connections, ${duration}s)" >&2
 read -r ceiling _ _ < <(wrk_run "https://127.0.0.1:$ngport/validate" 2 32)
+echo "bench: nginx latency under light load (1 thread, 2 connections, ${duration}s), for comparison" >&2
+read -r ng_light_rps ng_p50 ng_p99 < <(wrk_run "https://127.0.0.1:$ngport/validate" 1 2)
+echo "bench: nginx light load: ${ng_light_rps} req/s p50_ms=${ng_p50} p99_ms=${ng_p99}" >&2
+echo "bench: load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs" >&2
 echo "bench: light-load run achieved ${light_rps} req/s ($(( light_rps * 100 / (rps > 0 ? rps : 1) ))% of max)" >&2
 echo "rps=$rps p50_ms=$p50 p99_ms=$p99 rss_kb=$rss ceiling_rps=$ceiling"
