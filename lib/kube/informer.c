@@ -14,7 +14,7 @@
 #define BACKOFF_MIN_MS 200L
 #define BACKOFF_MAX_MS 30000L
 #define DEFAULT_PAGE 500L
-#define DEFAULT_WATCH_TIMEOUT_S 60L
+#define DEFAULT_WATCH_TIMEOUT_S 300L
 #define HEALTHY_WATCH_S 10
 #define MAX_HANDLERS 8
 
@@ -451,7 +451,7 @@ int kube_informer_start(kube_informer_t *inf)
     return 0;
 }
 
-void kube_informer_stop(kube_informer_t *inf)
+void kube_informer_request_stop(kube_informer_t *inf)
 {
     if (!inf)
         return;
@@ -459,6 +459,13 @@ void kube_informer_stop(kube_informer_t *inf)
     atomic_store(&inf->stop, 1);
     pthread_cond_broadcast(&inf->cond);
     pthread_mutex_unlock(&inf->mu);
+}
+
+void kube_informer_stop(kube_informer_t *inf)
+{
+    if (!inf)
+        return;
+    kube_informer_request_stop(inf);
     if (inf->started && !inf->joined) {
         pthread_join(inf->thread, NULL);
         inf->joined = true;

@@ -23,17 +23,18 @@
  *      watch that delivered events or lasted 10 s).
  *
  * One thread per informer; handlers run on it, one call at a time, after the store was updated. Objects
- * given to handlers are borrowed for the call (json_object_get to keep one); they are the store's objects
- * and read-only.
+ * given to handlers are borrowed for the call and are the store's: read-only, and never to be passed to
+ * another thread by reference (json-c reference counts are not atomic): take what you need (the key) or a
+ * json_object_deep_copy. Reconcilers read the store, which hands out private copies.
  *
  * Scoping keeps the cache small: namespace, label and field selectors, and metadata-only mode
  * (PartialObjectMetadata: apiVersion/kind/metadata only). An informer on Secrets without any selector is
  * refused: kacme never caches all Secrets. For big caches read rarely, kube_store_set_compact() on the
  * informer's store (before start) keeps objects serialised (~2 KB instead of ~13 KB per Challenge).
  *
- * Stopping: the thread notices the stop request at once while backing off or listing, and at the next byte
- * of a watch stream; a silent watch ends within watch_timeout_s (lib/util/http.h has no way yet to abort an
- * idle transfer from another thread).
+ * Stopping: the thread notices the stop request at once while backing off, and aborts a watch stream within
+ * about a second even when it is silent (http abort flag); a list in progress finishes first (bounded by the
+ * client's request timeout).
  */
 
 typedef struct kube_informer kube_informer_t;
@@ -52,8 +53,7 @@ typedef struct kube_informer_opts {
     const char *field_selector;       /* NULL: none */
     bool metadata_only;
     long page_size;                   /* list page size; 0: 500 */
-    long watch_timeout_s;             /* server-side timeoutSeconds per watch; 0: 60 (randomised ±10%). It also
-                                         bounds how long kube_informer_stop waits on a silent stream */
+    long watch_timeout_s;             /* server-side timeoutSeconds per watch; 0: 300 (randomised ±10%) */
     const char *name;                 /* for logs, e.g. "challenges"; NULL: the resource */
     const char *test_first_watch_rv;  /* tests only: the first watch starts from this resourceVersion instead
                                          of the list's (an expired one exercises the 410 → relist path) */
@@ -80,9 +80,13 @@ bool kube_informer_has_synced(kube_informer_t *inf);
  * reconcilers. Returns true when synced. */
 bool kube_informer_wait_synced(kube_informer_t *inf, long timeout_ms);
 
-/* Asks the thread to stop and joins it. Handlers are not called after this returns. A silent watch stream
- * is noticed within the watch's idle timeout. NULL-safe, idempotent. */
+/* Asks the thread to stop and joins it (about a second while watching). Handlers are not called after this
+ * returns. NULL-safe, idempotent. */
 void kube_informer_stop(kube_informer_t *inf);
+
+/* Asks the thread to stop without waiting (stop many informers: request all, then kube_informer_stop each).
+ * NULL-safe. */
+void kube_informer_request_stop(kube_informer_t *inf);
 
 /* Stops (if needed) and frees; NULL-safe. */
 void kube_informer_free(kube_informer_t *inf);

@@ -169,8 +169,8 @@ typedef struct kube_watch_opts {
     bool allow_bookmarks;           /* allowWatchBookmarks=true */
     bool metadata_only;             /* PartialObjectMetadata events */
     long idle_timeout_s;            /* abort when no byte arrived for this long; 0: timeout_s + 30 */
-    const atomic_int *stop;         /* when non-NULL and *stop != 0, the stream is aborted at the next
-                                       chunk (bounded by idle_timeout_s when the stream is silent) */
+    const atomic_int *stop;         /* when non-NULL and *stop != 0, the stream is aborted within about a
+                                       second, even when silent (http abort flag) */
 } kube_watch_opts_t;
 
 /* Streams a watch (newline-delimited JSON events) to fn until the server ends it (0), fn returns -1 or

@@ -257,7 +257,8 @@ static void entry_free(kube_store_t *s, entry_t *e)
     free(e);
 }
 
-/* A new reference to the entry's object: shared in normal mode, freshly parsed in compact mode. */
+/* A new reference to the entry's object for the writer's side (old/stored objects for handlers): shared in
+ * normal mode, freshly parsed in compact mode. */
 static json_object *entry_ref(const entry_t *e)
 {
     json_tokener *tok;
@@ -273,6 +274,21 @@ static json_object *entry_ref(const entry_t *e)
     }
     json_tokener_free(tok);
     return o;
+}
+
+/* A private copy of the entry's object for readers. json-c reference counts are not atomic (Debian builds it
+ * without ENABLE_THREADING), so readers on other threads must never share an object with the store: they get
+ * a deep copy (taken under the read lock; copying reads the source without touching its reference count). */
+static json_object *entry_copy(const entry_t *e)
+{
+    json_object *copy = NULL;
+    if (!e->obj)
+        return entry_ref(e);
+    if (json_object_deep_copy(e->obj, &copy, NULL) < 0) {
+        json_object_put(copy);
+        return NULL;
+    }
+    return copy;
 }
 
 static void set_free(void *v)
@@ -553,7 +569,7 @@ json_object *kube_store_get(kube_store_t *s, const char *key)
     pthread_rwlock_rdlock(&s->lock);
     e = hmap_get(&s->items, key);
     if (e)
-        o = entry_ref(e);
+        o = entry_copy(e);
     pthread_rwlock_unlock(&s->lock);
     return o;
 }
@@ -596,7 +612,7 @@ static int collect(const hmap_t *m, json_object ***out, size_t *n)
         return -1;
     for (size_t i = 0; i < m->nb; i++)
         for (hnode_t *x = m->b[i]; x; x = x->next)
-            if ((arr[k] = entry_ref(x->val)) != NULL)
+            if ((arr[k] = entry_copy(x->val)) != NULL)
                 k++;
     *out = arr;
     *n = k;
@@ -658,6 +674,39 @@ int kube_store_keys(kube_store_t *s, char ***out, size_t *n)
 out:
     pthread_rwlock_unlock(&s->lock);
     kube_store_keys_free(arr, k);
+    return rc;
+}
+
+int kube_store_foreach(kube_store_t *s, const char *index, const char *value, kube_store_visit_fn fn, void *ud)
+{
+    const hmap_t *m = NULL;
+    int rc = 0;
+    pthread_rwlock_rdlock(&s->lock);
+    if (!index) {
+        m = &s->items;
+    } else {
+        rc = -1;
+        for (size_t i = 0; i < s->n_idx; i++) {
+            if (strcmp(s->idx[i].name, index) == 0) {
+                m = value ? hmap_get(&s->idx[i].values, value) : NULL;
+                rc = 0;
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; m && i < m->nb; i++) {
+        for (hnode_t *x = m->b[i]; x; x = x->next) {
+            entry_t *e = x->val;
+            json_object *tmp = e->obj ? NULL : entry_ref(e); /* compact mode: a temporary parse */
+            int stop = fn(ud, e->obj ? e->obj : tmp);
+            json_object_put(tmp);
+            if (stop) {
+                m = NULL;
+                break;
+            }
+        }
+    }
+    pthread_rwlock_unlock(&s->lock);
     return rc;
 }
 

@@ -10,10 +10,17 @@
  * A thread-safe indexed cache of Kubernetes objects (client-go's ThreadSafeStore + Indexer), filled by an
  * informer and read by listers in reconcilers.
  *
- * Keys are "<namespace>/<name>", or "<name>" for cluster-scoped objects. Values are json-c objects shared by
- * reference count: every getter returns NEW references that the caller releases with json_object_put (or
- * kube_store_list_free); stored objects must be treated as read-only by everybody (copy before editing, e.g.
- * json_object_deep_copy).
+ * Keys are "<namespace>/<name>", or "<name>" for cluster-scoped objects. Values are json-c objects.
+ *
+ * Threads: json-c reference counts are NOT atomic (Debian builds json-c without ENABLE_THREADING), so an object
+ * must never be shared between threads by reference. Hence:
+ *   - readers (kube_store_get, _get_ns, _list, _by_index) get PRIVATE deep copies, owned by the caller
+ *     (json_object_put / kube_store_list_free), free to edit and to hand to the REST client;
+ *   - kube_store_foreach lends the stored objects under the read lock for cheap scans: read-only accessors
+ *     only (json_object_object_get_ex, json_object_get_string...; no json_object_get/put, no
+ *     json_object_to_json_string, which caches into the object);
+ *   - the writer (the informer thread) gets shared references back from upsert/delete/replace (old/stored,
+ *     handler arguments): those stay on the writer's thread. Concurrent writers must not ask for them.
  *
  * Built-in indexes: KUBE_INDEX_NAMESPACE (metadata.namespace) and KUBE_INDEX_CONTROLLER (the UID of the
  * ownerReference with controller: true). Custom indexes are registered by name before objects are added.
@@ -60,15 +67,16 @@ int kube_store_add_index(kube_store_t *s, const char *name, kube_index_fn fn, vo
 int kube_store_key(json_object *obj, char *buf, size_t len);
 
 /* Adds or replaces the object under its key. obj's reference is STOLEN (even on failure). When non-NULL,
- * *old gets the previous object (new reference, NULL if none) and *stored the stored object (new reference,
- * after the transform). Returns 0, or -1 (no name, allocation failure). */
+ * *old gets the previous object (NULL if none) and *stored the stored object (after the transform): new
+ * references shared with the store (writer's thread only, see above). Returns 0, or -1 (no name,
+ * allocation failure). */
 int kube_store_upsert(kube_store_t *s, json_object *obj, json_object **old, json_object **stored);
 
 /* Removes the object under key. *old (optional) gets it (new reference) or NULL. Returns 1 when removed, 0
  * when absent. */
 int kube_store_delete(kube_store_t *s, const char *key, json_object **old);
 
-/* The object under key (new reference) or NULL. */
+/* A private copy of the object under key (owned by the caller) or NULL. */
 json_object *kube_store_get(kube_store_t *s, const char *key);
 
 /* Same by namespace and name (ns NULL or "" for cluster-scoped). */
@@ -76,13 +84,19 @@ json_object *kube_store_get_ns(kube_store_t *s, const char *ns, const char *name
 
 size_t kube_store_len(kube_store_t *s);
 
-/* Every object (new references, in no particular order) into a malloc'd array *out of *n elements (NULL
+/* Every object (private copies, in no particular order) into a malloc'd array *out of *n elements (NULL
  * when empty). Returns 0 or -1 on allocation failure. Free with kube_store_list_free. */
 int kube_store_list(kube_store_t *s, json_object ***out, size_t *n);
 
 /* Objects whose index `index` has value `value`. Returns 0 (possibly none), or -1 for an unknown index or
  * allocation failure. */
 int kube_store_by_index(kube_store_t *s, const char *index, const char *value, json_object ***out, size_t *n);
+
+/* Calls fn for every object (index NULL) or every object whose index `index` has value `value`, under the
+ * read lock, with the stored object BORROWED for the call (see the rules above; fn must not call the store's
+ * writers). fn returns 0 to go on, non-zero to stop. Returns 0, or -1 for an unknown index. */
+typedef int (*kube_store_visit_fn)(void *ud, json_object *obj);
+int kube_store_foreach(kube_store_t *s, const char *index, const char *value, kube_store_visit_fn fn, void *ud);
 
 /* Keys (malloc'd strings in a malloc'd array; free with kube_store_keys_free) of every object. */
 int kube_store_keys(kube_store_t *s, char ***out, size_t *n);
