@@ -29,8 +29,8 @@
  *
  * Scoping keeps the cache small: namespace, label and field selectors, and metadata-only mode
  * (PartialObjectMetadata: apiVersion/kind/metadata only). An informer on Secrets without any selector is
- * refused: kacme never caches all Secrets. For big caches read rarely, kube_store_set_compact() on the
- * informer's store (before start) keeps objects serialised (~2 KB instead of ~13 KB per Challenge).
+ * refused: kacme never caches all Secrets. The store is compact by default (objects kept serialised: ~2 KB
+ * instead of ~13 KB per Challenge; see kube_store_set_compact).
  *
  * Stopping: the thread notices the stop request at once while backing off, and aborts a watch stream within
  * about a second even when it is silent (http abort flag); a list in progress finishes first (bounded by the

@@ -224,6 +224,7 @@ kube_store_t *kube_store_new(void)
         return NULL;
     }
     s->transform = kube_transform_drop_managed_fields;
+    s->compact = true;
     if (kube_store_add_index(s, KUBE_INDEX_NAMESPACE, index_namespace, NULL) < 0 ||
         kube_store_add_index(s, KUBE_INDEX_CONTROLLER, index_controller, NULL) < 0) {
         kube_store_free(s);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -74,6 +75,22 @@ static void test_memory_per_object(void **state)
         json_object_put(o);
     }
     assert_true(per < (compact ? 4 * 1024 : 32 * 1024));
+    {
+        /* Cost of a reader's private copy (printed only: no timing assertions). */
+        struct timespec t0, t1;
+        char key[96];
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int i = 0; i < N; i++) {
+            json_object *o;
+            snprintf(key, sizeof(key), "team-%d/www-example-com-1-2961718911-%d", i % 50, i);
+            o = kube_store_get(s, key);
+            assert_non_null(o);
+            json_object_put(o);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        printf("store get (%s): %.1f us per object\n", compact ? "compact: parse" : "deep copy",
+               ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) / N);
+    }
     kube_store_free(s);
 }
 
