@@ -286,6 +286,7 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     char *ca_cert, *ca_key;   /* current CA (PEM) */
+    char *prev_ca_cert;       /* the CA before the last rotation (kept in the caBundle during rotation) */
     time_t leaf_renew_at;
     atomic_bool enabled, published;
 } dyn = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
@@ -359,7 +360,8 @@ static json_object *secret_object(const char *cert, const char *key, json_object
 
 static void set_ca(char *cert, char *key)
 {
-    free(dyn.ca_cert);
+    free(dyn.prev_ca_cert);
+    dyn.prev_ca_cert = dyn.ca_cert;
     if (dyn.ca_key) {
         memset(dyn.ca_key, 0, strlen(dyn.ca_key));
         free(dyn.ca_key);
@@ -459,7 +461,21 @@ static int issue_leaf(void)
     return 0;
 }
 
-/* Makes every webhook's clientConfig.caBundle equal to the CA. 0 when in sync. */
+/* True when the base64 caBundle have contains the PEM certificate pem. */
+static bool bundle_has(const char *have, const char *pem)
+{
+    unsigned char *d = NULL;
+    size_t l = 0;
+    if (!have || vbase64_decode(have, &d, &l) < 0)
+        return false;
+    bool found = memmem(d, l, pem, strlen(pem)) != NULL;
+    free(d);
+    return found;
+}
+
+/* Makes every webhook's clientConfig.caBundle contain the CA. When it does not, the bundle becomes the CA
+ * followed by the previous CA (if any): replicas still serving a leaf of the previous CA stay trusted until
+ * they pick up the new one (next tick), so a rotation never breaks calls. 0 when in sync. */
 static int sync_ca_bundle(void)
 {
     if (!dyn.cfg.webhook_configuration)
@@ -468,7 +484,11 @@ static int sync_ca_bundle(void)
     kube_error_t e;
     char buf[256];
     int rc = -1;
-    char *want = b64(dyn.ca_cert);
+    char *pair = NULL;
+    if (asprintf(&pair, "%s%s", dyn.ca_cert, dyn.prev_ca_cert ? dyn.prev_ca_cert : "") < 0)
+        return -1;
+    char *want = b64(pair);
+    free(pair);
     if (!want)
         return -1;
     if (kube_get(dyn.kc, &RES_VWC, NULL, dyn.cfg.webhook_configuration, &vwc, &e) < 0) {
@@ -484,7 +504,7 @@ static int sync_ca_bundle(void)
         if (!cc)
             continue;
         const char *have = vjstr(cc, "caBundle");
-        if (!have || strcmp(have, want) != 0) {
+        if (!bundle_has(have, dyn.ca_cert)) {
             json_object_object_add(cc, "caBundle", json_object_new_string(want));
             dirty = true;
         }
@@ -587,4 +607,6 @@ void dynamic_stop(void)
     kube_client_free(dyn.kc);
     dyn.kc = NULL;
     set_ca(NULL, NULL);
+    free(dyn.prev_ca_cert);
+    dyn.prev_ca_cert = NULL;
 }
