@@ -247,39 +247,58 @@ static void on_diff(void *ud, enum kube_store_change what, json_object *old, jso
     }
 }
 
-/* Lists everything and replaces the store (handlers see the difference). Returns 0 or -1. */
+/* Lists everything page by page into a store batch, then commits it (handlers see the difference).
+ * Returns 0 or -1. */
 static int do_list(kube_informer_t *inf, bool because_gone)
 {
     kube_list_opts_t lo = {.label_selector = inf->label,
                            .field_selector = inf->field,
                            .limit = inf->page_size,
                            .metadata_only = inf->metadata_only};
-    json_object *list = NULL, *items = NULL; /* list owned, items borrowed */
-    json_object **objs = NULL;
+    kube_store_batch_t *b = NULL;
+    json_object *page = NULL; /* owned */
+    char *cont = NULL, rv[64] = "";
     kube_error_t e;
     char buf[768];
-    size_t n;
     int rc = -1;
+    unsigned long pages = 0;
 
-    if (kube_list_all(inf->c, &inf->res, inf->ns, &lo, &list, &e) < 0) {
-        LOG_WARN("informer list failed", "informer", inf->name, "error", kube_error_str(&e, buf, sizeof(buf)));
+    b = kube_store_batch_new(inf->store);
+    if (!b)
         goto out;
-    }
-    json_object_object_get_ex(list, "items", &items);
-    n = json_object_array_length(items);
-    objs = calloc(n ? n : 1, sizeof(*objs));
-    if (!objs)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        objs[i] = json_object_get(json_object_array_get_idx(items, i));
-        /* PartialObjectMetadataList items carry no kind; lists never do for full objects either. */
-    }
-    set_rv(inf, meta_str(list, "resourceVersion"));
-    /* Release the list before storing so items are referenced by the store alone. */
-    json_object_put(list);
-    list = NULL;
-    if (kube_store_replace(inf->store, objs, n, on_diff, inf) < 0)
+    do {
+        json_object *items = NULL, *md = NULL, *ct = NULL; /* borrowed from page */
+        size_t n;
+        if (atomic_load(&inf->stop))
+            goto out;
+        lo.continue_token = cont;
+        if (kube_list(inf->c, &inf->res, inf->ns, &lo, &page, &e) < 0) {
+            /* An expired continue token (410) fails this attempt; the next one lists from the start. */
+            LOG_WARN("informer list failed", "informer", inf->name, "error", kube_error_str(&e, buf, sizeof(buf)));
+            goto out;
+        }
+        if (pages++ == 0) {
+            /* The first page's resourceVersion is the snapshot every page is served from. */
+            const char *r = meta_str(page, "resourceVersion");
+            snprintf(rv, sizeof(rv), "%s", r ? r : "");
+        }
+        json_object_object_get_ex(page, "items", &items);
+        n = json_object_array_length(items);
+        for (size_t i = 0; i < n; i++)
+            kube_store_batch_add(b, json_object_get(json_object_array_get_idx(items, i)));
+        free(cont);
+        cont = NULL;
+        if (json_object_object_get_ex(page, "metadata", &md) && json_object_object_get_ex(md, "continue", &ct) &&
+            json_object_is_type(ct, json_type_string) && json_object_get_string_len(ct) > 0 &&
+            !(cont = strdup(json_object_get_string(ct))))
+            goto out;
+        json_object_put(page);
+        page = NULL;
+    } while (cont);
+    set_rv(inf, rv);
+    if (kube_store_batch_commit(b, on_diff, inf) < 0)
         LOG_WARN("informer store replace incomplete (out of memory?)", "informer", inf->name);
+    b = NULL;
     pthread_mutex_lock(&inf->mu);
     inf->st.lists++;
     if (because_gone)
@@ -290,8 +309,9 @@ static int do_list(kube_informer_t *inf, bool because_gone)
     LOG_V(2, "informer listed", "informer", inf->name, "resourceVersion", inf->rv);
     rc = 0;
 out:
-    free(objs);
-    json_object_put(list);
+    kube_store_batch_free(b);
+    json_object_put(page);
+    free(cont);
     return rc;
 }
 

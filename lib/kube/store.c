@@ -731,47 +731,120 @@ void kube_store_list_free(json_object **objs, size_t n)
 
 typedef struct change {
     enum kube_store_change what;
-    json_object *old, *obj; /* owned references */
+    json_object *old, *obj; /* owned references (tree mode) */
+    char *old_json, *obj_json; /* owned serialised forms (compact mode) */
+    size_t old_len, obj_len;
 } change_t;
 
-int kube_store_replace(kube_store_t *s, json_object **objs, size_t n, kube_store_diff_fn diff, void *ud)
+struct kube_store_batch {
+    kube_store_t *s;
+    entry_t **e; /* prepared entries, in list order */
+    size_t n, cap;
+    bool failed; /* an object could not be prepared: deletions are skipped at commit */
+};
+
+kube_store_batch_t *kube_store_batch_new(kube_store_t *s)
 {
-    entry_t **prepared = NULL;
-    json_object **parsed = NULL; /* owned: the transformed objects, for the handlers */
+    kube_store_batch_t *b = calloc(1, sizeof(*b));
+    if (b)
+        b->s = s;
+    return b;
+}
+
+void kube_store_batch_free(kube_store_batch_t *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->n; i++)
+        entry_free(b->s, b->e[i]);
+    free(b->e);
+    free(b);
+}
+
+int kube_store_batch_add(kube_store_batch_t *b, json_object *obj)
+{
+    json_object *parsed = NULL;
+    entry_t *e;
+    if (b->n == b->cap) {
+        size_t ncap = b->cap ? b->cap * 2 : 256;
+        entry_t **ne = realloc(b->e, ncap * sizeof(*ne));
+        if (!ne) {
+            json_object_put(obj);
+            b->failed = true;
+            return -1;
+        }
+        b->e = ne;
+        b->cap = ncap;
+    }
+    e = prepare(b->s, obj, &parsed);
+    /* In compact mode this frees the tree now: a relist holds serialised objects only, not every page's
+     * json-c trees at once. */
+    json_object_put(parsed);
+    if (!e) {
+        b->failed = true;
+        return -1;
+    }
+    b->e[b->n++] = e;
+    return 0;
+}
+
+/* Copies an entry's serialised form for a change record (compact mode). */
+static char *dup_json(const entry_t *e, size_t *len)
+{
+    char *j = malloc(e->json_len + 1);
+    if (j) {
+        memcpy(j, e->json, e->json_len + 1);
+        *len = e->json_len;
+    }
+    return j;
+}
+
+/* Fills the old side of a change from prev, which the caller frees next (its JSON is stolen). */
+static void change_old(change_t *c, entry_t *prev)
+{
+    if (prev->obj) {
+        c->old = json_object_get(prev->obj);
+    } else {
+        c->old_json = prev->json;
+        c->old_len = prev->json_len;
+        prev->json = NULL;
+    }
+}
+
+static json_object *parse_len(const char *js, size_t len)
+{
+    json_tokener *tok;
+    json_object *o = NULL;
+    if (!js || len > 0x7fffffff || !(tok = json_tokener_new()))
+        return NULL;
+    o = json_tokener_parse_ex(tok, js, (int)len);
+    if (json_tokener_get_error(tok) != json_tokener_success) {
+        json_object_put(o);
+        o = NULL;
+    }
+    json_tokener_free(tok);
+    return o;
+}
+
+int kube_store_batch_commit(kube_store_batch_t *b, kube_store_diff_fn diff, void *ud)
+{
+    kube_store_t *s = b->s;
     change_t *ch = NULL;
     size_t nch = 0, cap;
     hmap_t seen = {.own_keys = false};
-    int rc = 0;
-
-    prepared = calloc(n ? n : 1, sizeof(*prepared));
-    parsed = calloc(n ? n : 1, sizeof(*parsed));
-    if (!prepared || !parsed) {
-        for (size_t i = 0; i < n; i++)
-            json_object_put(objs[i]);
-        free(prepared);
-        free(parsed);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        prepared[i] = prepare(s, objs[i], &parsed[i]);
-        objs[i] = NULL;
-        if (!prepared[i])
-            rc = -1; /* an object without a name: skipped */
-    }
+    int rc = b->failed ? -1 : 0;
 
     pthread_rwlock_wrlock(&s->lock);
-    cap = n + s->items.n + 1;
+    cap = b->n + s->items.n + 1;
     ch = calloc(cap, sizeof(*ch));
     if (!ch) {
         rc = -1;
         goto unlock;
     }
-    for (size_t i = 0; i < n; i++) {
-        entry_t *e = prepared[i], *prev;
+    for (size_t i = 0; i < b->n; i++) {
+        entry_t *e = b->e[i], *prev;
         bool failed, inserted;
-        if (!e)
-            continue;
-        prepared[i] = NULL;
+        b->e[i] = NULL;
         hmap_del(&seen, e->key); /* a duplicate key in the list: the later object wins */
         prev = hmap_get(&s->items, e->key);
         if (prev && e->rv[0] && strcmp(e->rv, prev->rv) == 0) {
@@ -789,7 +862,7 @@ int kube_store_replace(kube_store_t *s, json_object **objs, size_t n, kube_store
             if (prev) {
                 /* Lost from the map; report it deleted so handlers stay consistent with the store. */
                 ch[nch].what = KUBE_STORE_DELETED;
-                ch[nch].old = entry_ref(prev);
+                change_old(&ch[nch], prev);
                 nch++;
                 entry_free(s, prev);
             }
@@ -798,13 +871,17 @@ int kube_store_replace(kube_store_t *s, json_object **objs, size_t n, kube_store
         if (hmap_put(&seen, e->key, e) < 0)
             rc = -1;
         ch[nch].what = prev ? KUBE_STORE_MODIFIED : KUBE_STORE_ADDED;
-        ch[nch].old = prev ? entry_ref(prev) : NULL;
-        ch[nch].obj = parsed[i];
-        parsed[i] = NULL;
+        if (prev)
+            change_old(&ch[nch], prev);
+        if (e->obj)
+            ch[nch].obj = json_object_get(e->obj);
+        else if (!(ch[nch].obj_json = dup_json(e, &ch[nch].obj_len)))
+            rc = -1;
         nch++;
         if (prev)
             entry_free(s, prev);
     }
+    b->n = 0;
     if (rc == 0) {
         /* Everything stored that the list did not return is gone. (Skipped when something failed above:
          * deleting on partial knowledge would be wrong.) */
@@ -822,8 +899,7 @@ int kube_store_replace(kube_store_t *s, json_object **objs, size_t n, kube_store
             index_remove(s, gone[i]);
             hmap_del(&s->items, gone[i]->key);
             ch[nch].what = KUBE_STORE_DELETED;
-            ch[nch].old = entry_ref(gone[i]);
-            ch[nch].obj = NULL;
+            change_old(&ch[nch], gone[i]);
             nch++;
             entry_free(s, gone[i]);
         }
@@ -832,20 +908,37 @@ int kube_store_replace(kube_store_t *s, json_object **objs, size_t n, kube_store
 unlock:
     pthread_rwlock_unlock(&s->lock);
     hmap_clear(&seen, NULL);
-    for (size_t i = 0; i < n; i++) {
-        if (prepared[i])
-            entry_free(s, prepared[i]);
-        json_object_put(parsed[i]);
-    }
-    free(prepared);
-    free(parsed);
-    /* Handlers run without the lock: they may read the store. */
+    kube_store_batch_free(b);
+    /* Handlers run without the lock (they may read the store), one change materialised at a time. */
     for (size_t i = 0; i < nch; i++) {
-        if (diff)
-            diff(ud, ch[i].what, ch[i].old, ch[i].obj);
-        json_object_put(ch[i].old);
-        json_object_put(ch[i].obj);
+        json_object *old = ch[i].old ? ch[i].old : parse_len(ch[i].old_json, ch[i].old_len);
+        json_object *obj = ch[i].obj ? ch[i].obj : parse_len(ch[i].obj_json, ch[i].obj_len);
+        if (diff && (ch[i].what == KUBE_STORE_ADDED ? obj != NULL
+                     : ch[i].what == KUBE_STORE_DELETED ? old != NULL
+                                                         : (old && obj)))
+            diff(ud, ch[i].what, old, obj);
+        json_object_put(old);
+        json_object_put(obj);
+        free(ch[i].old_json);
+        free(ch[i].obj_json);
     }
     free(ch);
     return rc;
+}
+
+int kube_store_replace(kube_store_t *s, json_object **objs, size_t n, kube_store_diff_fn diff, void *ud)
+{
+    kube_store_batch_t *b = kube_store_batch_new(s);
+    if (!b) {
+        for (size_t i = 0; i < n; i++) {
+            json_object_put(objs[i]);
+            objs[i] = NULL;
+        }
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        kube_store_batch_add(b, objs[i]);
+        objs[i] = NULL;
+    }
+    return kube_store_batch_commit(b, diff, ud);
 }

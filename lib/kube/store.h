@@ -117,4 +117,14 @@ typedef void (*kube_store_diff_fn)(void *ud, enum kube_store_change what, json_o
  * kept. diff may be NULL. Returns 0 or -1 (allocation failure: the store keeps what was done). */
 int kube_store_replace(kube_store_t *s, json_object **objs, size_t n, kube_store_diff_fn diff, void *ud);
 
+/* A relist page by page (what kube_store_replace does in one call): objects are prepared (transformed,
+ * indexed, serialised) as they are added, so in compact mode a relist never holds every page's json-c trees
+ * at once. add STEALS obj (returns -1 when it could not be prepared: commit then skips deletions); commit
+ * applies the batch like kube_store_replace and frees it; free abandons it. */
+typedef struct kube_store_batch kube_store_batch_t;
+kube_store_batch_t *kube_store_batch_new(kube_store_t *s);
+int kube_store_batch_add(kube_store_batch_t *b, json_object *obj);
+int kube_store_batch_commit(kube_store_batch_t *b, kube_store_diff_fn diff, void *ud);
+void kube_store_batch_free(kube_store_batch_t *b);
+
 #endif

@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include "it_rest_common.h"
+#include "kube/informer.h"
 
 #define N_OBJECTS 10000
 #define N_THREADS 8
@@ -99,6 +100,24 @@ int main(void)
         CHECK(it_meta(first, "name") != NULL, "metadata-only item without name");
     }
     json_object_put(list);
+
+    /* An informer lists the same 10,000 objects page by page into its store. */
+    {
+        kube_informer_opts_t io = {.resource = &KUBE_RES_CONFIGMAPS, .namespace = NS,
+                                   .label_selector = "kacme-it=page", .page_size = 500};
+        kube_informer_stats_t st;
+        char err[256];
+        kube_informer_t *inf = kube_informer_new(C, &io, err, sizeof(err));
+        CHECK(inf != NULL, "%s", err);
+        CHECK(kube_informer_start(inf) == 0, "start");
+        CHECK(kube_informer_wait_synced(inf, 60000), "informer not synced in 60 s");
+        kube_informer_get_stats(inf, &st);
+        CHECK(kube_store_len(kube_informer_store(inf)) == N_OBJECTS, "informer store %zu",
+              kube_store_len(kube_informer_store(inf)));
+        CHECK(st.lists == 1, "lists %lu", st.lists);
+        kube_informer_free(inf);
+        fprintf(stderr, "informer synced %d objects\n", N_OBJECTS);
+    }
 
     it_namespace_delete(C, NS);
     kube_client_free(C);
