@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dynamic.h"
+#include "ops/health.h"
 #include "server.h"
 #include "servingcert.h"
 #include "util/log.h"
@@ -175,10 +176,19 @@ static int parse(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-static bool ready(void *arg)
+/* /readyz and /healthz: a serving certificate is loaded and, in dynamic mode, its CA is published. */
+static int ready_check(void *ud, char *reason, size_t reasonlen)
 {
-    (void)arg;
-    return servingcert_ready() && dynamic_ready();
+    (void)ud;
+    if (!servingcert_ready()) {
+        snprintf(reason, reasonlen, "no serving certificate yet");
+        return -1;
+    }
+    if (!dynamic_ready()) {
+        snprintf(reason, reasonlen, "the serving CA is not published yet");
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -187,7 +197,7 @@ int main(int argc, char **argv)
                      .max_connections = 1000, .timeout_s = 30};
     int rc = 1;
     webhook_server_t *srv = NULL;
-    webhook_health_t *hl = NULL;
+    ops_server_t *hl = NULL;
     char err[512];
 
     if (parse(argc, argv, &o) < 0)
@@ -244,9 +254,17 @@ int main(int argc, char **argv)
         }
     }
     admission_policy_t policy = {.challenge_creators = o.creators, .n_challenge_creators = o.n_creators};
-    hl = webhook_health_start(o.bind_address, (unsigned short)o.healthz_port, ready, NULL, err, sizeof(err));
-    if (!hl) {
-        LOG_ERROR("cannot start the health listener", "error", err);
+    char haddr[96];
+    bool v6 = o.bind_address && strchr(o.bind_address, ':');
+    snprintf(haddr, sizeof(haddr), "%s%s%s:%ld", v6 ? "[" : "", o.bind_address ? o.bind_address : "", v6 ? "]" : "",
+             o.healthz_port);
+    ops_clock_health_check(NULL, err, sizeof(err)); /* baseline */
+    hl = ops_server_new(haddr, NULL, err, sizeof(err));
+    if (!hl || ops_server_serve_health(hl) < 0 ||
+        ops_server_add_check(hl, OPS_READYZ | OPS_HEALTHZ, "servingCertificate", ready_check, NULL) < 0 ||
+        ops_server_add_check(hl, OPS_LIVEZ, "clockHealth", ops_clock_health_check, NULL) < 0 ||
+        ops_server_start(hl, err, sizeof(err)) < 0) {
+        LOG_ERROR("cannot start the health listener", "error", hl ? err : "bad --healthz-port/--bind-address");
         goto out;
     }
     webhook_server_config_t sc = {.bind_address = o.bind_address, .port = (unsigned short)o.secure_port,
@@ -259,7 +277,7 @@ int main(int argc, char **argv)
     }
     char ports[32], hports[32];
     snprintf(ports, sizeof(ports), "%u", (unsigned)webhook_server_port(srv));
-    snprintf(hports, sizeof(hports), "%u", (unsigned)webhook_health_port(hl));
+    snprintf(hports, sizeof(hports), "%d", ops_server_port(hl));
     LOG_INFO("serving", "securePort", ports, "healthzPort", hports);
     /* Wait for SIGTERM/SIGINT; every 5 s hand memory freed after bursts of connections back to the
      * kernel (TLS sessions are freed in bulk when clients go away). */
@@ -271,7 +289,7 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     webhook_server_stop(srv, 5000);
-    webhook_health_stop(hl);
+    ops_server_free(hl);
     dynamic_stop();
     servingcert_shutdown();
     return rc;

@@ -8,7 +8,7 @@
 #include "validate.h"
 
 /*
- * The HTTPS listener (libmicrohttpd + GnuTLS) serving POST /validate, and the plain-HTTP health listener.
+ * The HTTPS listener (libmicrohttpd + GnuTLS) serving POST /validate (health: lib/ops/health.h).
  *
  * HTTPS: certificates come from servingcert.h on every handshake (so they swap without a restart); TLS 1.2+.
  * Per request: path /validate only (else 404), POST only (else 405 with Allow), Content-Length over 3 MiB →
@@ -38,18 +38,6 @@ unsigned webhook_server_connections(const webhook_server_t *s);
 
 /* Stops accepting, lets in-flight requests finish for up to grace_ms, then stops and frees; NULL-safe. */
 void webhook_server_stop(webhook_server_t *s, unsigned grace_ms);
-
-typedef struct webhook_health webhook_health_t;
-
-/* Readiness probe: true when /healthz and /readyz should answer 200. */
-typedef bool (*webhook_ready_fn)(void *arg);
-
-/* Starts the plain-HTTP health listener: /livez always 200, /healthz and /readyz 200 when ready(arg) else
- * 500, anything else 404. port 0 = ephemeral. NULL with err on failure. */
-webhook_health_t *webhook_health_start(const char *bind_address, unsigned short port, webhook_ready_fn ready,
-                                       void *arg, char *err, size_t errlen);
-unsigned short webhook_health_port(const webhook_health_t *h);
-void webhook_health_stop(webhook_health_t *h);
 
 /* Parses an IPv4/IPv6 literal plus port into a sockaddr_storage-sized buffer; used by both listeners.
  * Returns the address length, or 0 when addr is not an IP literal. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Drives the real HTTPS server in-process with libcurl on an ephemeral port: the admission path, every bad
  * request (400/404/405/413, streamed oversize body), keep-alive, certificate reload from files without
- * dropping an established connection, the idle timeout, the connection cap and the health endpoints.
+ * dropping an established connection, the idle timeout and the connection cap (health: process test).
  * The serving certificate is generated here (self-signed ECDSA P-256 for IP 127.0.0.1). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -33,7 +33,6 @@ static char dir[] = "/tmp/kacme-webhook-test-XXXXXX";
 static char cert_path[300], key_path[300];
 static char *ca_pem; /* current certificate, trusted by the client */
 static webhook_server_t *srv;
-static webhook_health_t *health;
 static unsigned short port;
 static const char *const creators[] = {ADMISSION_DEFAULT_CHALLENGE_CREATOR};
 static const admission_policy_t policy = {.challenge_creators = creators, .n_challenge_creators = 1};
@@ -89,12 +88,6 @@ static void write_pair(const char *cn)
     EVP_PKEY_free(k);
 }
 
-static bool always_ready(void *arg)
-{
-    (void)arg;
-    return servingcert_ready();
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -117,15 +110,13 @@ static int setup(void **state)
         return -1;
     }
     port = webhook_server_port(srv);
-    health = webhook_health_start("127.0.0.1", 0, always_ready, NULL, err, sizeof(err));
-    return health ? 0 : -1;
+    return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
     webhook_server_stop(srv, 1000);
-    webhook_health_stop(health);
     servingcert_shutdown();
     unlink(cert_path);
     unlink(key_path);
@@ -448,27 +439,6 @@ static void test_connection_cap(void **state)
         close(socks[i]);
 }
 
-static void test_health(void **state)
-{
-    (void)state;
-    static const char *const paths[] = {"/livez", "/healthz", "/readyz"};
-    for (int i = 0; i < 3; i++) {
-        CURL *h = curl_easy_init();
-        char url[128];
-        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned)webhook_health_port(health), paths[i]);
-        struct buf b = {0};
-        curl_easy_setopt(h, CURLOPT_URL, url);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-        assert_int_equal(curl_easy_perform(h), CURLE_OK);
-        long code = 0;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-        assert_int_equal(code, 200);
-        free(b.d);
-        curl_easy_cleanup(h);
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -479,7 +449,6 @@ int main(void)
         cmocka_unit_test(test_cert_reload),
         cmocka_unit_test(test_slow_client_timeout),
         cmocka_unit_test(test_connection_cap),
-        cmocka_unit_test(test_health),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
