@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -277,6 +278,32 @@ static void test_429_retry(void **state)
     }
 }
 
+/* The client-side token bucket: after the burst, requests go at qps. Only a lower bound is checked (a bucket
+ * can never be faster than its rate; a slow machine only makes it slower). */
+static void test_rate_limit(void **state)
+{
+    char server[64], err[256];
+    kube_config_t cfg = {0};
+    kube_client_opts_t o = {.qps = 20, .burst = 2};
+    kube_client_t *c;
+    kube_error_t e;
+    struct timespec t0, t1;
+    double elapsed;
+    (void)state;
+    snprintf(server, sizeof(server), "http://127.0.0.1:%d", F.port);
+    cfg.server = server;
+    c = kube_client_new(&cfg, &o, err, sizeof(err));
+    assert_non_null(c);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(kube_get(c, &KUBE_RES_CONFIGMAPS, "ns", "x", NULL, &e), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    elapsed = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    /* 8 requests, 2 from the burst, 6 at 20/s: at least 0.3 s. */
+    assert_true(elapsed >= 0.29);
+    kube_client_free(c);
+}
+
 static void test_token_rotation_on_401(void **state)
 {
     char path[] = "/tmp/kacme-token-XXXXXX";
@@ -475,6 +502,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get_headers_and_errors),
         cmocka_unit_test(test_429_retry),
+        cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_token_rotation_on_401),
         cmocka_unit_test(test_writes),
         cmocka_unit_test(test_list_all_pages),
