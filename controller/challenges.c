@@ -20,7 +20,7 @@
 #define WAIT_CONFLICT_MS 1000      /* a write lost a race: the newer version is on its way */
 #define POLL_MIN_MS 500            /* authorization poll without Retry-After */
 #define POLL_MAX_MS 10000          /* cap on a Retry-After while polling an authorization */
-#define QUICK_RETRY_MS 500         /* self-check retries right after presenting */
+#define QUICK_RETRY_MS 250         /* self-check retries right after presenting (pod starting) */
 #define QUICK_WINDOW_S 10          /* ... during this long after presentedAt */
 #define RETRY_AFTER_DEFAULT_MS 60000
 #define SCHED_PERIOD_MS 1000       /* scheduler tick (§3) */
@@ -554,6 +554,8 @@ static void step_present(run_t *r)
     r->res = kube_reconcile_ok(); /* the status update brings the self-check */
 }
 
+static void step_poll(run_t *r);
+
 static void accept_challenge(run_t *r)
 {
     enum acme_status st = ACME_STATUS_UNKNOWN;
@@ -562,14 +564,16 @@ static void accept_challenge(run_t *r)
         acme_failed(r, &e, "Error accepting challenge");
         return;
     }
+    if (st == ACME_STATUS_VALID || st == ACME_STATUS_INVALID) {
+        step_poll(r); /* decided already: the authorization has the outcome (and the error detail) */
+        return;
+    }
     /* "processing" marks an accepted challenge: the next passes poll instead of re-checking */
     const char *s = acme_status_name(st);
     if (st == ACME_STATUS_PENDING || st == ACME_STATUS_UNKNOWN || st == ACME_STATUS_READY)
         s = "processing";
     LOG_V(2, "challenge accepted", "challenge", r->key, "state", s);
     set_state(r, s, challenges_state_is_final(s) ? NULL : "");
-    if (strcmp(s, "valid") == 0)
-        set_str(r, "reason", "Successfully authorized domain");
     r->res = kube_reconcile_requeue_after(POLL_MIN_MS);
 }
 
@@ -601,6 +605,11 @@ static void step_check(run_t *r)
         snprintf(reason, sizeof(reason), "Waiting for %s challenge propagation: %s", r->solver->type, err);
         LOG_V(2, "self-check failed", "challenge", r->key, "reason", err);
         set_str(r, "reason", reason);
+        /* §6.3: present again (idempotent, from the caches when everything is there) so that a deleted
+         * solver Pod/Service/Ingress comes back instead of failing the self-check forever */
+        char perr[512] = "";
+        if (r->solver->present(r->ctx, r->orig, perr, sizeof(perr)) != 0)
+            LOG_V(1, "re-presenting after a failed self-check failed", "challenge", r->key, "error", perr);
         r->res = kube_reconcile_requeue_after(
             challenges_selfcheck_retry_ms(r->orig, (int64_t)time(NULL), r->ctx->opts->check_retry_period_ms));
         return;
@@ -988,7 +997,10 @@ static int challenges_start(ctrl_ctx_t *ctx, char *err, size_t errlen)
     }
     g_sched.running = true;
     pthread_mutex_unlock(&g_sched.mu);
-    LOG_INFO("challenge scheduler started", "max-concurrent", ctx->opts->max_concurrent_challenges > 0 ? "set" : "default");
+    char maxc[24], maxt[24];
+    snprintf(maxc, sizeof(maxc), "%d", ctx->opts->max_concurrent_challenges);
+    snprintf(maxt, sizeof(maxt), "%d", ctx->opts->max_challenges_per_schedule);
+    LOG_INFO("challenge scheduler started", "max-concurrent-challenges", maxc, "max-challenges-per-schedule", maxt);
     return 0;
 }
 

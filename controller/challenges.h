@@ -86,7 +86,7 @@ int64_t challenges_parse_time(const char *s);
  * the object is unusable for scheduling (no name, unknown spec.type). */
 int challenges_sched_from_json(json_object *challenge, sched_challenge_t *out);
 
-/* How long to wait before the next self-check after a failed one: shortly (500 ms, or the retry period if
+/* How long to wait before the next self-check after a failed one: shortly (250 ms, or the retry period if
  * smaller) during the first 10 s after status.presentedAt (the solver pod is usually still starting),
  * then retry_period_ms (--dns01-check-retry-period). now_s: Unix seconds. */
 int64_t challenges_selfcheck_retry_ms(json_object *challenge, int64_t now_s, int64_t retry_period_ms);

@@ -228,8 +228,8 @@ static void test_selfcheck_retry(void **state)
     (void)state;
     json_object *c = challenge(FIN, "{\"presentedAt\":\"2026-01-02T03:04:05Z\"}");
     int64_t at = 1767323045;
-    assert_int_equal(challenges_selfcheck_retry_ms(c, at + 1, 10000), 500);
-    assert_int_equal(challenges_selfcheck_retry_ms(c, at + 9, 10000), 500);
+    assert_int_equal(challenges_selfcheck_retry_ms(c, at + 1, 10000), 250);
+    assert_int_equal(challenges_selfcheck_retry_ms(c, at + 9, 10000), 250);
     assert_int_equal(challenges_selfcheck_retry_ms(c, at + 10, 10000), 10000);
     assert_int_equal(challenges_selfcheck_retry_ms(c, at + 1, 200), 200);
     assert_int_equal(challenges_selfcheck_retry_ms(c, at - 5, 10000), 10000);
