@@ -342,8 +342,7 @@ int dns01_net_exchange(void *ud, const dns01_server_t *srv, bool tcp, unsigned t
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    ldns_buffer_write(qb, query, qlen);
-    ldns_buffer_flip(qb);
+    ldns_buffer_write(qb, query, qlen); /* ldns sends [begin, position): not flipped */
     struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (long)(timeout_ms % 1000) * 1000};
     uint8_t *res = NULL;
     size_t rs = 0;
