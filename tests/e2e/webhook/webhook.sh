@@ -165,6 +165,9 @@ expect_denied "patch spec.dnsNames" 'changed: spec.dnsNames' \
     k patch order o1 --type=merge -p '{"spec":{"dnsNames":["a.example.com"]}}'
 expect_denied "patch spec.duration (adding a field)" 'changed: spec.duration' \
     k patch order o1 --type=merge -p '{"spec":{"duration":"1h"}}'
+expect_denied "kubectl edit of spec.issuerRef.name" 'is invalid' \
+    env TMPDIR="$tmp" EDITOR="sed -i s/name:\ letsencrypt/name:\ evil/" kubectl -n "$ns" edit order o1
+grep -qh 'changed: spec.issuerRef' "$tmp"/kubectl-edit-*.yaml || fail "kubectl edit: the saved copy lacks the reason"
 expect_allowed "label edit" k label order o1 team=a
 expect_allowed "annotation edit" k annotate order o1 note=hello
 expect_allowed "finalizer added" k patch order o1 --type=merge -p '{"metadata":{"finalizers":["acme.cert-manager.io/finalizer"]}}'
