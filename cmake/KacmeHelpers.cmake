@@ -5,6 +5,12 @@ set(KACME_WARNINGS -Wall -Wextra -Werror -Wmissing-prototypes -Wmissing-declarat
     -Wshadow -Wformat=2 -Wvla -Wno-unused-parameter)
 set(KACME_DEFINES _GNU_SOURCE KACME_VERSION="${PROJECT_VERSION}")
 
+if(KACME_FUZZ)
+  # Coverage instrumentation for every module the fuzz targets link; the targets add -fsanitize=fuzzer.
+  add_compile_options(-fsanitize=fuzzer-no-link)
+  add_link_options(-fsanitize=fuzzer-no-link)
+endif()
+
 if(KACME_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
@@ -78,6 +84,10 @@ function(kacme_add_fuzzer name)
   target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
   target_link_options(${name} PRIVATE -fsanitize=fuzzer)
   target_link_libraries(${name} PRIVATE ${F_LIBS})
-  add_test(NAME ${name} COMMAND ${name} -max_total_time=${F_SECONDS} -rss_limit_mb=2048 ${F_CORPUS})
+  # libFuzzer writes new inputs into its first corpus directory: a scratch one in the build tree, so the
+  # committed seed corpus stays read-only.
+  set(scratch ${CMAKE_CURRENT_BINARY_DIR}/${name}_corpus)
+  file(MAKE_DIRECTORY ${scratch})
+  add_test(NAME ${name} COMMAND ${name} -max_total_time=${F_SECONDS} -rss_limit_mb=2048 ${scratch} ${F_CORPUS})
   set_tests_properties(${name} PROPERTIES LABELS "fuzz" TIMEOUT 300)
 endfunction()

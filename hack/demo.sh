@@ -125,15 +125,25 @@ kubectl get clusterissuers,certificaterequests,orders,challenges -A
 echo
 echo "time to certificate: ${elapsed}s"
 
-say "the webhook guards Orders: changing an Order's spec is denied"
+say "Orders are immutable: changing an Order's spec or a set-once status field is denied"
 order=$(kubectl -n demo get orders -o jsonpath='{.items[0].metadata.name}')
 [[ -n "$order" ]] || die "no Order found"
+# The spec is guarded twice: the CRD's CEL rule (checked first by the API server) and the webhook.
 echo "\$ kubectl -n demo patch order $order --type=merge -p '{\"spec\":{\"issuerRef\":{\"name\":\"evil\"}}}'"
 if out=$(kubectl -n demo patch order "$order" --type=merge -p '{"spec":{"issuerRef":{"name":"evil"}}}' 2>&1); then
     die "the Order spec change was allowed: $out"
 fi
 echo "$out"
+grep -q 'spec' <<<"$out" || die "the denial does not name the field: $out"
+# Set-once status fields are the webhook's alone.
+echo "\$ kubectl -n demo patch order $order --subresource=status --type=merge -p '{\"status\":{\"url\":\"https://evil.example/order/1\"}}'"
+if out=$(kubectl -n demo patch order "$order" --subresource=status --type=merge \
+    -p '{"status":{"url":"https://evil.example/order/1"}}' 2>&1); then
+    die "the Order status.url change was allowed: $out"
+fi
+echo "$out"
 grep -q 'admission webhook' <<<"$out" || die "the denial did not come from the webhook: $out"
+grep -q 'status.url' <<<"$out" || die "the webhook's denial does not name status.url: $out"
 
 cat <<TEXT
 

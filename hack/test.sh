@@ -29,7 +29,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 if [[ -f tests/fuzz/CMakeLists.txt ]]; then
     step "fuzz targets (short runs over their corpora)"
     CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKACME_FUZZ=ON -DKACME_SANITIZE=ON \
-        >/dev/null
+        -DBUILD_TESTING=OFF >/dev/null
     cmake --build build-fuzz -j "$jobs"
     ctest --test-dir build-fuzz -L fuzz --output-on-failure
 fi
