@@ -413,13 +413,15 @@ static int patch_finalizers(run_t *r, bool with_ours, json_object **out, kube_er
     return rc;
 }
 
+/* what: "status" (PUT) or "finalizers" (JSON patch, whose failed test operation is answered 422 Invalid). */
 static kube_reconcile_result_t write_failed(run_t *r, const kube_error_t *ke, const char *what)
 {
     char buf[600];
+    bool patch = strcmp(what, "finalizers") == 0;
     if (ke->type == KUBE_ERR_NOT_FOUND)
         return kube_reconcile_ok();
-    if (ke->type == KUBE_ERR_CONFLICT || ke->type == KUBE_ERR_INVALID) {
-        /* a stale resourceVersion (PUT) or a failed test operation (JSON patch) */
+    if (ke->type == KUBE_ERR_CONFLICT || (patch && ke->type == KUBE_ERR_INVALID)) {
+        /* a stale resourceVersion: the newer version is on its way through the informer */
         LOG_V(2, "challenge changed meanwhile, requeueing", "challenge", r->key, "write", what);
         return kube_reconcile_requeue_after(WAIT_CONFLICT_MS);
     }
@@ -838,6 +840,8 @@ static void recent_gc(int64_t now)
 /* One scheduling pass with at most budget picks; returns how many were marked processing. */
 static size_t sched_tick(ctrl_ctx_t *ctx, size_t budget)
 {
+    if (!g_sched.sched)
+        return 0;
     json_object **all = NULL;
     size_t n = 0, marked = 0;
     if (budget == 0 || !ctx->challenges || kube_store_list(ctx->challenges, &all, &n) != 0 || n == 0) {
@@ -907,6 +911,18 @@ out:
     free(snap);
     kube_store_list_free(all, n);
     return marked;
+}
+
+size_t challenges_schedule_once(ctrl_ctx_t *ctx, size_t budget)
+{
+    pthread_mutex_lock(&g_sched.mu);
+    bool running = g_sched.running;
+    if (!running && !g_sched.sched)
+        g_sched.sched = sched_new();
+    pthread_mutex_unlock(&g_sched.mu);
+    if (running)
+        return 0; /* the thread owns the scheduler context */
+    return sched_tick(ctx, budget);
 }
 
 static void abs_deadline(struct timespec *ts, int64_t ms_from_now)
@@ -1009,6 +1025,8 @@ static void challenges_stop(ctrl_ctx_t *ctx)
     (void)ctx;
     pthread_mutex_lock(&g_sched.mu);
     if (!g_sched.running) {
+        sched_free(g_sched.sched); /* challenges_schedule_once's context, if any */
+        g_sched.sched = NULL;
         pthread_mutex_unlock(&g_sched.mu);
         return;
     }

@@ -91,4 +91,8 @@ int challenges_sched_from_json(json_object *challenge, sched_challenge_t *out);
  * then retry_period_ms (--dns01-check-retry-period). now_s: Unix seconds. */
 int64_t challenges_selfcheck_retry_ms(json_object *challenge, int64_t now_s, int64_t retry_period_ms);
 
+/* Tests: one scheduling pass now (marks at most budget Challenges processing, with their events), when the
+ * scheduler thread is not running. Returns how many were marked. */
+size_t challenges_schedule_once(ctrl_ctx_t *ctx, size_t budget);
+
 #endif
