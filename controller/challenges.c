@@ -1089,6 +1089,20 @@ static void on_delete(void *ud, json_object *old)
         sched_kick();
 }
 
+/* Solver pod events (metadata-only: the resourceVersion moves when the pod starts or becomes ready) bring the
+ * owning Challenge's self-check forward instead of waiting for its retry. */
+static void on_pod_add(void *ud, json_object *obj)
+{
+    ctrl_ctx_t *ctx = ud;
+    ctrl_enqueue_owner(ctx->q_challenges, obj, "Challenge");
+}
+
+static void on_pod_update(void *ud, json_object *old, json_object *obj)
+{
+    if (!same_version(old, obj))
+        on_pod_add(ud, obj);
+}
+
 static int challenges_setup(ctrl_ctx_t *ctx, char *err, size_t errlen)
 {
     kube_informer_t *inf = ctrl_informer(ctx, "challenges");
@@ -1100,6 +1114,14 @@ static int challenges_setup(ctrl_ctx_t *ctx, char *err, size_t errlen)
     if (kube_informer_add_handlers(inf, &h) != 0) {
         seterr(err, errlen, "challenges controller: cannot register challenge handlers");
         return -1;
+    }
+    kube_informer_t *pods = ctrl_informer(ctx, "pods");
+    if (pods) {
+        kube_informer_handlers_t hp = {on_pod_add, on_pod_update, NULL, ctx};
+        if (kube_informer_add_handlers(pods, &hp) != 0) {
+            seterr(err, errlen, "challenges controller: cannot register pod handlers");
+            return -1;
+        }
     }
     if (!tracker(ctx)) {
         seterr(err, errlen, "challenges controller: out of memory");

@@ -21,6 +21,10 @@
  * the Challenge store, runs sched_pass and marks the picks status.processing=true (PUT /status with the
  * stored resourceVersion: a Conflict skips the Challenge until the next tick), with a Normal "Started" event.
  *
+ * Wiring: Challenge events → that Challenge (and a scheduler wake-up when a slot or a candidate may have
+ * appeared); solver Pod events → the owning Challenge (its self-check runs when the pod starts instead of at
+ * the next retry).
+ *
  * reconcile(key) takes ONE step per pass (challenges_decide below); the status write it makes (or a
  * requeue) drives the next. It never blocks: the self-check is one attempt per pass, consecutive passes
  * and the authorization poll are requeues.
