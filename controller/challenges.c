@@ -24,6 +24,7 @@
 #define QUICK_WINDOW_S 10          /* ... during this long after presentedAt */
 #define RETRY_AFTER_DEFAULT_MS 60000
 #define SCHED_PERIOD_MS 1000       /* scheduler tick (§3) */
+#define SCHED_MIN_GAP_MS 50        /* between passes woken early by Challenge events */
 #define TRACKER_MAX_AGE_MS (30LL * 60 * 1000)
 #define RECENT_MAX 256             /* scheduler: writes not yet seen through the informer */
 #define RECENT_TTL_MS 30000
@@ -524,6 +525,9 @@ static void step_sync_state(run_t *r)
         if (!challenges_state_is_final(st) && authz_dead(a->status)) {
             st = acme_status_name(a->status);
             snprintf(reason, sizeof(reason), "the ACME authorization is %s", st);
+        } else if (!challenges_state_is_final(st) && a->status == ACME_STATUS_VALID) {
+            st = "valid"; /* solved through another of its challenges: nothing to present */
+            snprintf(reason, sizeof(reason), "Successfully authorized domain");
         }
         if (empty(st)) {
             LOG_V(1, "ACME challenge has no known status", "challenge", r->key);
@@ -961,19 +965,27 @@ static void *sched_main(void *arg)
             pthread_mutex_unlock(&g_tracker_mu);
             last_gc = now;
         }
+        int64_t last_tick = mono_ms();
         pthread_mutex_lock(&g_sched.mu);
         /* sleep to the end of the 1 s window; a kick (a slot freed, a new candidate) wakes us early when
-         * this window's budget is not used up */
+         * this window's budget is not used up, but passes stay SCHED_MIN_GAP_MS apart so that a burst of
+         * Challenge events does not turn into a pass per event */
         for (;;) {
             if (g_sched.stop)
                 break;
-            int64_t left = window_start + SCHED_PERIOD_MS - mono_ms();
+            int64_t now_ms = mono_ms();
+            int64_t left = window_start + SCHED_PERIOD_MS - now_ms;
             if (left <= 0)
                 break;
-            if (g_sched.kick && used < per_tick)
-                break;
+            int64_t wait = left;
+            if (g_sched.kick && used < per_tick) {
+                int64_t gap = last_tick + SCHED_MIN_GAP_MS - now_ms;
+                if (gap <= 0)
+                    break;
+                wait = gap < left ? gap : left;
+            }
             struct timespec ts;
-            abs_deadline(&ts, left);
+            abs_deadline(&ts, wait);
             pthread_cond_timedwait(&g_sched.cv, &g_sched.mu, &ts);
         }
     }

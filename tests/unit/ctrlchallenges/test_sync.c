@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -442,6 +443,30 @@ static void test_schedule_once(void **state)
     assert_int_equal(challenges_schedule_once(&f->ctx, 1), 0); /* a and c hold both slots */
 }
 
+static void test_scheduler_thread(void **state)
+{
+    fixture_t *f = *state;
+    json_object_put(add_challenge(f, "t1", "", "t.example.com", SOLVER_OK, "{}"));
+    char err[256];
+    assert_int_equal(ctrl_challenges_controller.start(&f->ctx, err, sizeof(err)), 0);
+    assert_int_equal(ctrl_challenges_controller.start(&f->ctx, err, sizeof(err)), 0); /* idempotent */
+    /* the first pass runs at once; wait for it without assuming how long it takes (bounded: 10 s) */
+    bool marked = false;
+    for (int i = 0; i < 1000 && !marked; i++) {
+        json_object *got = api_challenge(f, "t1");
+        marked = ctrl_bool(got, "status.processing", false);
+        json_object_put(got);
+        if (!marked) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    assert_true(marked);
+    assert_int_equal(challenges_schedule_once(&f->ctx, 20), 0); /* the thread owns the scheduler */
+    ctrl_challenges_controller.stop(&f->ctx);                   /* joins (woken through the condvar) */
+    ctrl_challenges_controller.stop(&f->ctx);                   /* idempotent */
+}
+
 int main(void)
 {
     http_global_init();
@@ -453,6 +478,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_http01_present_and_clean_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http01_edit_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schedule_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scheduler_thread, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
