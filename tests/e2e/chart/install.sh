@@ -302,6 +302,13 @@ done
 [[ -n "${KACME_CHART_E2E_SKIP_ISSUE:-}" ]] || kubectl -n "$ns" get certificaterequest chart >/dev/null ||
     fail "the CertificateRequest went with the release"
 echo "ok: release objects removed, CRDs and their objects kept"
+# leave the kept CRDs as other tests expect them: not owned by a release that no longer exists
+crds=(orders.acme.cert-manager.io challenges.acme.cert-manager.io certificaterequests.cert-manager.io
+    issuers.cert-manager.io clusterissuers.cert-manager.io)
+kubectl annotate crd "${crds[@]}" meta.helm.sh/release-name- meta.helm.sh/release-namespace- \
+    helm.sh/resource-policy- >/dev/null
+kubectl label crd "${crds[@]}" app.kubernetes.io/instance- app.kubernetes.io/managed-by- helm.sh/chart- \
+    app.kubernetes.io/version- >/dev/null
 echo "(not managed by Helm, removed with the namespace: Secret $wh-ca, the account key, Lease kacme-controller)"
 
 printf '\ne2e chart install: PASSED (%ds)\n' "$SECONDS"
