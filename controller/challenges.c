@@ -723,8 +723,8 @@ static int prepare(run_t *r)
     const char *iname = ctrl_str(r->issuer, "metadata.name");
     if (!allowed) {
         char reason[512];
-        snprintf(reason, sizeof(reason), "spec.solver is not one of the solvers of %s %s", cluster ? "ClusterIssuer" : "Issuer",
-                 iname ? iname : "");
+        snprintf(reason, sizeof(reason), "spec.solver is not one of the solvers of %s %s",
+                 cluster ? "ClusterIssuer" : "Issuer", iname ? iname : "");
         LOG_WARN("refusing challenge", "challenge", r->key, "reason", reason);
         set_state(r, "errored", reason);
         event(r->ctx, r->orig, "Warning", "Failed", "Refusing the challenge: %s", reason);
