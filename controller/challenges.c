@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "accounts.h"
+#include "orders.h"
 #include "http01/selfcheck.h"
 #include "solver.h"
 #include "solverpicker.h"
@@ -583,8 +584,44 @@ static void accept_challenge(run_t *r)
     r->res = kube_reconcile_requeue_after(POLL_MIN_MS);
 }
 
+/* solver.waitInsteadOfSelfCheck (§1.7, §4.1 step 9): no self-check, accept once W has passed since
+ * presentedAt. Returns true when it handled the step. */
+static bool wait_instead_of_self_check(run_t *r)
+{
+    const char *w = ctrl_str(r->orig, "spec.solver.waitInsteadOfSelfCheck");
+    int64_t wait_ms = 0;
+    if (!w)
+        return false;
+    if (orders_parse_go_duration(w, &wait_ms) != 0) {
+        char reason[160];
+        snprintf(reason, sizeof(reason), "invalid solver.waitInsteadOfSelfCheck \"%.64s\"", w);
+        set_state(r, "errored", reason);
+        return true;
+    }
+    int64_t at = challenges_parse_time(ctrl_str(r->orig, "status.presentedAt"));
+    if (at < 0) {
+        char now[32];
+        set_str(r, "presentedAt", ctrl_now_rfc3339(now, sizeof(now))); /* backfill, count from now */
+        r->res = kube_reconcile_requeue_after(wait_ms < 10000 ? wait_ms : 10000);
+        return true;
+    }
+    int64_t left = (at * 1000 + wait_ms) - (int64_t)time(NULL) * 1000;
+    if (left <= 0) {
+        accept_challenge(r);
+        return true;
+    }
+    char reason[160];
+    snprintf(reason, sizeof(reason), "Waiting %llds before accepting the challenge (waitInsteadOfSelfCheck)",
+             (long long)((left + 999) / 1000));
+    set_str(r, "reason", reason);
+    r->res = kube_reconcile_requeue_after(left < 10000 ? left : 10000);
+    return true;
+}
+
 static void step_check(run_t *r)
 {
+    if (wait_instead_of_self_check(r))
+        return;
     const char *uid = ctrl_str(r->orig, "metadata.uid");
     selfcheck_tracker_t *t = tracker(r->ctx);
     int64_t now = mono_ms();

@@ -12,6 +12,7 @@
 #   4. a Challenge whose spec.solver is not one of the issuer's is refused (errored, Warning Failed),
 #      its finalizer removed and its scheduler slot freed
 #   5. /metrics carries certmanager_certificate_challenge_status for it
+#   6. solver.waitInsteadOfSelfCheck: issued without a self-check (no "Waiting for HTTP-01" reason)
 # Exit 77 (skipped) when the node stand-in cannot run a solver pod (no pod IP within 20 s).
 #
 # usage: it_challenges.sh /path/to/kacme-controller
@@ -89,9 +90,11 @@ YAML
 }
 issuer pebble '[{http01: {ingress: {}}}]'
 issuer inplace '[{http01: {ingress: {name: web}}}]'
+issuer nowait '[{http01: {ingress: {}}, waitInsteadOfSelfCheck: 1s}]'
 start
 wait_for "issuer pebble Ready" 60 cond_is issuer/pebble Ready status True
 wait_for "issuer inplace Ready" 60 cond_is issuer/inplace Ready status True
+wait_for "issuer nowait Ready" 60 cond_is issuer/nowait Ready status True
 
 # 1
 t0=$(now_ms)
@@ -186,3 +189,12 @@ for p in $ports; do
 done
 [[ -n $found ]] || fail "metrics: no certmanager_certificate_challenge_status for evil (ports: $ports)"
 echo "ok 5 certmanager_certificate_challenge_status (${SECONDS}s)"
+
+# 6
+cr three nowait "three.$ns.example"
+wait_for "CertificateRequest three issued" 60 cond_is certificaterequest/three Ready reason Issued
+grep -qE '"self-check [a-z]+[^"]*" challenge="'"$ns"'/three-' "$work/ctrl.log" &&
+    fail "three: a self-check ran despite waitInsteadOfSelfCheck"
+grep -qE '"self-check [a-z]+[^"]*" challenge="'"$ns"'/one-' "$work/ctrl.log" ||
+    fail "one: no self-check in the log (is the log format different?)"
+echo "ok 6 waitInsteadOfSelfCheck (${SECONDS}s)"
