@@ -11,8 +11,8 @@
 #     its Service (a user's Challenge is denied by kacme-webhook); the controller serves /metrics;
 #  4. a CertificateRequest is issued end to end through a ClusterIssuer for Pebble (HTTP-01 via the ingress
 #     stand-in; solver pods run the acmesolver image) and the certificate chains to Pebble's root;
-#  5. helm upgrade with a changed value rolls the controller pod (new pod, new flag, old pod gone) and
-#     leaves the webhook's caBundle in place;
+#  5. helm upgrade with changed values rolls both pods (new pods with the new flags, old pods gone), the new
+#     webhook adopts the CA Secret, and Helm's patch of the webhook configuration keeps the caBundle;
 #  6. helm uninstall removes every object of the release and keeps the CRDs (crds.keep).
 # The webhook validates only this test's namespace (namespaceSelector on its label; cluster-scoped objects
 # always) so that other tests' namespaces never depend on it.
@@ -260,29 +260,37 @@ openssl x509 -in "$tmp/cert.pem" -noout -ext subjectAltName | grep -q "DNS:$dns"
 echo "ok: certificate for $dns issued by Pebble through the chart's controller and solver pods"
 fi
 
-step "helm upgrade with a changed value rolls the controller"
+step "helm upgrade with changed values rolls the pods"
 old_ctrl=$(pod_of controller)
 old_wh=$(pod_of webhook)
 ca_before=$(secret_ca)
-helm upgrade "$rel" "$chart" -n "$ns" --reuse-values --set controller.maxConcurrentChallenges=7 --wait \
-    --timeout 180s >"$tmp/upgrade.out" 2>&1 || { cat "$tmp/upgrade.out" >&2; fail "helm upgrade"; }
-kubectl -n "$ns" rollout status deploy/"$ctrl" --timeout=120s >/dev/null || fail "controller rollout after upgrade"
-rolled() { # exactly one controller pod, not the old one
-    local p
-    read -r -a p <<<"$(pod_of controller)"
-    [[ ${#p[@]} -eq 1 && "${p[0]}" != "${old_ctrl%% *}" ]]
-}
-retry 120 "the old controller pod ${old_ctrl%% *} replaced" rolled
+helm upgrade "$rel" "$chart" -n "$ns" --reuse-values --set controller.maxConcurrentChallenges=7 \
+    --set webhook.timeoutSeconds=20 --set 'webhook.extraArgs={--max-connections=500}' --wait --timeout 180s \
+    >"$tmp/upgrade.out" 2>&1 || { cat "$tmp/upgrade.out" >&2; fail "helm upgrade"; }
+for c in controller webhook; do
+    old=$old_ctrl
+    [[ $c == webhook ]] && old=$old_wh
+    kubectl -n "$ns" rollout status "deploy/$rel-$c" --timeout=120s >/dev/null || fail "$c rollout after upgrade"
+    rolled() { # exactly one pod of the component, not the old one
+        local p
+        read -r -a p <<<"$(pod_of "$c")"
+        [[ ${#p[@]} -eq 1 && "${p[0]}" != "${old%% *}" ]]
+    }
+    retry 120 "the old $c pod ${old%% *} replaced" rolled
+    new=$(pod_of "$c")
+    kubectl -n "$ns" wait --for=condition=Ready "pod/${new%% *}" --timeout=60s >/dev/null || fail "new $c pod not Ready"
+    echo "ok: $c pod ${old%% *} -> ${new%% *}"
+done
 new_ctrl=$(pod_of controller)
-kubectl -n "$ns" wait --for=condition=Ready "pod/${new_ctrl%% *}" --timeout=60s >/dev/null ||
-    fail "new controller pod not Ready"
 kubectl -n "$ns" get pod "${new_ctrl%% *}" -o jsonpath='{.spec.containers[0].args}' |
-    grep -q -- '--max-concurrent-challenges=7' || fail "the new pod lacks the new flag"
-[[ "$(pod_of webhook)" == "$old_wh" ]] || fail "the webhook pod was rolled although its template did not change"
+    grep -q -- '--max-concurrent-challenges=7' || fail "the new controller pod lacks the new flag"
+[[ "$(kubectl get validatingwebhookconfiguration "$wh" -o jsonpath='{.webhooks[0].timeoutSeconds}')" == 20 ]] ||
+    fail "webhook.timeoutSeconds not applied"
+# Helm patched the configuration (timeoutSeconds); the caBundle the webhook wrote must survive that
 retry 30 "caBundle still set after the upgrade" bundle_has_ca
-[[ "$(secret_ca)" == "$ca_before" ]] || fail "the webhook CA changed across the upgrade"
-retry 30 "webhook still answers after the upgrade" denied_by_webhook
-echo "ok: ${old_ctrl%% *} -> ${new_ctrl%% *} with --max-concurrent-challenges=7; webhook and its CA untouched"
+[[ "$(secret_ca)" == "$ca_before" ]] || fail "the new webhook pod replaced the CA instead of adopting it"
+retry 30 "the new webhook pod answers" denied_by_webhook
+echo "ok: new flags in the new pods; the new webhook adopted the CA; caBundle set after Helm patched the configuration"
 
 step "helm uninstall keeps the CRDs and removes everything else of the release"
 helm uninstall "$rel" -n "$ns" --wait --timeout 120s >"$tmp/uninstall.out" 2>&1 ||
