@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KACME_CONTROLLER_DNS01_H
+#define KACME_CONTROLLER_DNS01_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "solver.h"
+
+/*
+ * The DNS-01 solver of the challenges controller (cert-manager-behaviour.md §7): ctrl_dns01_solver (declared
+ * in solver.h), glue between the challenges controller and lib/dns01/solver.h.
+ *
+ *   present   rfc2136: DNS UPDATE adding "<fqdn> 60 IN TXT <key>" (TSIG secret read by name from the Secret
+ *             tsigSecretSecretRef in the issuer's resource namespace: the Challenge's namespace for an
+ *             Issuer, --cluster-resource-namespace for a ClusterIssuer; Secrets are never listed).
+ *             webhook: ChallengePayload "Present" POSTed to /apis/<groupName>/v1alpha1/<solverName> through
+ *             the API server (allowAmbientCredentials: true for ClusterIssuers, false for Issuers).
+ *   check     one propagation pass (the zone's authoritative nameservers; or every server of
+ *             --dns01-recursive-nameservers with --dns01-recursive-nameservers-only; or the solver's own
+ *             dns01.nameservers), then the settle period (--dns01-check-settle-period) reported as "not yet"
+ *             with the time left until it has passed (the controller requeues; nothing sleeps).
+ *   clean_up  the same as present, deleting exactly our TXT value / "CleanUp".
+ *
+ * Enabled by compiling with KACME_DNS01_SOLVER defined (and linking kacme_dns01 into the binary); without it
+ * only a no-op ctrl_dns01_set_options() is built. The lib/dns01 functions are referenced weakly: binaries that
+ * do not link kacme_dns01 (unit tests of other controllers) still link, and DNS-01 Challenges then fail with
+ * "DNS-01 support is not linked into this binary".
+ */
+
+typedef struct ctrl_dns01_options {
+    const char *recursive_nameservers; /* --dns01-recursive-nameservers "host:port,..." (NULL/"": resolv.conf) */
+    bool recursive_nameservers_only;   /* --dns01-recursive-nameservers-only (false) */
+    int64_t check_settle_period_ms;    /* --dns01-check-settle-period (60 s; 0 in tests) */
+} ctrl_dns01_options_t;
+
+/* Sets the DNS-01 flags; call once from main after flag parsing, before workers start. Without a call, the
+ * defaults above apply. Returns 0, or -1 with err naming the bad flag value (exit 2). */
+int ctrl_dns01_set_options(const ctrl_dns01_options_t *o, char *err, size_t errlen);
+
+#endif
