@@ -13,6 +13,7 @@
 #     stand-in; solver pods run the acmesolver image) and the certificate chains to Pebble's root;
 #  5. helm upgrade with changed values rolls both pods (new pods with the new flags, old pods gone), the new
 #     webhook adopts the CA Secret, and Helm's patch of the webhook configuration keeps the caBundle;
+#     no pod log line says Forbidden (a missing permission that the flow survives still fails the test);
 #  6. helm uninstall removes every object of the release and keeps the CRDs (crds.keep).
 # The webhook validates only this test's namespace (namespaceSelector on its label; cluster-scoped objects
 # always) so that other tests' namespaces never depend on it.
@@ -260,6 +261,19 @@ openssl x509 -in "$tmp/cert.pem" -noout -ext subjectAltName | grep -q "DNS:$dns"
 echo "ok: certificate for $dns issued by Pebble through the chart's controller and solver pods"
 fi
 
+step "no permission was missing (pod logs carry no 403 Forbidden)"
+no_forbidden() {
+    local p out
+    for p in $(kubectl -n "$ns" get pods -l "app.kubernetes.io/instance=$rel" -o name); do
+        out=$(kubectl -n "$ns" logs "$p" 2>&1) || fail "cannot read the logs of $p: $out"
+        if grep -i 'forbidden' <<<"$out" >&2; then
+            fail "$p was refused by RBAC (lines above)"
+        fi
+    done
+}
+no_forbidden
+echo "ok: no RBAC refusal in the controller and webhook logs"
+
 step "helm upgrade with changed values rolls the pods"
 old_ctrl=$(pod_of controller)
 old_wh=$(pod_of webhook)
@@ -291,6 +305,7 @@ retry 30 "caBundle still set after the upgrade" bundle_has_ca
 [[ "$(secret_ca)" == "$ca_before" ]] || fail "the new webhook pod replaced the CA instead of adopting it"
 retry 30 "the new webhook pod answers" denied_by_webhook
 echo "ok: new flags in the new pods; the new webhook adopted the CA; caBundle set after Helm patched the configuration"
+no_forbidden
 
 step "helm uninstall keeps the CRDs and removes everything else of the release"
 helm uninstall "$rel" -n "$ns" --wait --timeout 120s >"$tmp/uninstall.out" 2>&1 ||
