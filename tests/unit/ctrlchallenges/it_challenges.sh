@@ -29,6 +29,11 @@ work=$(mktemp -d)
 pid=""
 cleanup() {
     [[ -n $pid ]] && { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+    # with the controller gone nobody would remove our finalizer: drop it so the namespace can go
+    local c
+    for c in $(kubectl -n "$ns" get challenges -o name 2>/dev/null); do
+        kubectl -n "$ns" patch "$c" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
+    done
     kubectl delete namespace "$ns" --wait=false --ignore-not-found >/dev/null 2>&1 || true
     rm -rf "$work"
 }
