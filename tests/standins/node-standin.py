@@ -792,7 +792,9 @@ class PodRuntime:
         st = {
             "phase": phase,
             "hostIP": str(self.node.host_ip), "hostIPs": [{"ip": str(self.node.host_ip)}],
-            "startTime": self.start_time, "qosClass": "BestEffort",
+            "startTime": self.start_time,
+            # the API server computes qosClass from the resources and refuses any change to it
+            "qosClass": (self.pod.get("status") or {}).get("qosClass") or "BestEffort",
             "conditions": [
                 self.cond("PodReadyToStartContainers", self.sandbox or self.finished),
                 self.cond("Initialized", inited, "ContainersNotInitialized"),
