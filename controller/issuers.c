@@ -28,6 +28,9 @@
  * them), so a fixed Secret would otherwise go unnoticed until the issuer itself changes. No ACME call is
  * made before the Secret is good, so this cannot load the CA. */
 #define SECRET_RECHECK_MS (5 * 60 * 1000)
+/* A Ready issuer is synced again this often, for the same reason: a replaced or deleted account key Secret
+ * is noticed without watching Secrets. The re-sync is one Secret GET (the fast path makes no ACME call). */
+#define READY_RESYNC_MS (10 * 60 * 1000)
 
 /* ---- pure helpers ---- */
 
@@ -608,6 +611,7 @@ kube_reconcile_result_t ctrl_issuers_sync(ctrl_ctx_t *ctx, json_object *orig, js
     }
     switch (r.kind) {
     case SETUP_OK:
+        return kube_reconcile_requeue_after(READY_RESYNC_MS);
     case SETUP_NORETRY:
         return kube_reconcile_ok();
     case SETUP_AFTER:

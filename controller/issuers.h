@@ -25,7 +25,9 @@
  * Retries: permanent problems (bad config, ACME problem documents, invalid key data) are written to the
  * Ready condition and not retried (the next issuer or Secret change re-runs the sync); transient ones (API
  * errors, unreachable ACME server, 5xx) are written too and retried with the issuer queue's backoff
- * (5 s → 5 min); rateLimited / 429 requeue after Retry-After.
+ * (5 s → 5 min); rateLimited / 429 requeue after Retry-After. Secrets are not watched, so Secret problems
+ * are re-checked every 5 minutes and a Ready issuer is re-synced every 10 minutes (one Secret GET; the
+ * fast path makes no ACME call) to notice a replaced or deleted account key.
  */
 
 extern const ctrl_controller_t ctrl_issuers_controller;        /* "issuers", q_issuers */

@@ -9,7 +9,9 @@
 #      a Let's Encrypt v1 URL → Ready=False InvalidConfig
 #   3. a CertificateRequest is approved and gets its Order (owner reference, labels, spec from the CSR),
 #      Ready=False Pending, event OrderCreated; an unparsable CSR → Ready=False Failed, RequestParsingError
-#   4. a controller killed and started again keeps the account (same uri, no re-registration) and creates no second Order
+#   4. a controller killed and started again keeps the account (same uri, no re-registration) and creates no
+#      second Order
+#   5. a changed email is sent to the ACME server (account update) and recorded, same account
 #
 # usage: it_issuers.sh /path/to/kacme-controller
 set -euo pipefail
@@ -138,3 +140,11 @@ cond_is issuer/pebble Ready status True || fail "pebble not Ready after restart"
 [[ $(grep -c '"ACME account registered" issuer="'"$ns"'/pebble"' "$work/ctrl.log") == 1 ]] ||
     fail "the account was registered again after the restart"
 echo "ok 4 kill -9 and restart keep the account and the Order (${SECONDS}s)"
+
+# 5
+kubectl -n "$ns" patch issuer pebble --type merge -p '{"spec":{"acme":{"email":"changed@example.com"}}}' >/dev/null
+wait_for "new email recorded" 30 test "$(jp issuer/pebble '{.status.acme.lastRegisteredEmail}')" = changed@example.com
+cond_is issuer/pebble Ready status True || fail "pebble not Ready after the email change"
+[[ $(jp issuer/pebble '{.status.acme.uri}') == "$uri" ]] || fail "account uri changed with the email"
+grep -q '"updated the ACME account.s email" issuer="'"$ns"'/pebble"' "$work/ctrl.log" || fail "no account update"
+echo "ok 5 email change updates the account (${SECONDS}s)"

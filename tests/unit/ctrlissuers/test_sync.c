@@ -562,7 +562,8 @@ static void test_issuer_fast_path(void **state)
     /* Ready, same key/email/host: the client goes into the registry without any ACME call (the server is
      * unreachable, so a call would have failed the sync), status unchanged */
     kube_reconcile_result_t r = run_iss(f, iss, false, &obj);
-    assert_int_equal(r.kind, KUBE_RECONCILE_OK);
+    assert_int_equal(r.kind, KUBE_RECONCILE_REQUEUE_AFTER); /* the periodic re-sync */
+    assert_true(r.after_ms >= 60000);
     assert_true(json_object_equal(ctrl_get(obj, "status"), ctrl_get(iss, "status")));
     ctrl_account_t *a = ctrl_accounts_get(f->ctx.accounts, "iss-uid");
     assert_non_null(a);
@@ -575,7 +576,7 @@ static void test_issuer_fast_path(void **state)
 
     /* again: the registry already matches, nothing changes */
     r = run_iss(f, iss, false, &obj);
-    assert_int_equal(r.kind, KUBE_RECONCILE_OK);
+    assert_int_equal(r.kind, KUBE_RECONCILE_REQUEUE_AFTER);
     assert_true(json_object_equal(ctrl_get(obj, "status"), ctrl_get(iss, "status")));
     json_object_put(obj);
     json_object_put(iss);
