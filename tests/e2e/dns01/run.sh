@@ -8,6 +8,9 @@
 #      once — both TXT values presented through RFC 2136, checked at BIND, issued
 #   2. nothing left behind: no TXT at the record name in BIND, Challenges gone
 #   3. a wrong TSIG secret: the Challenge reason names NOTAUTH / BADSIG
+#   4. an external webhook solver (tests/e2e/dns01/webhook.py, an aggregated API registered with an
+#      APIService, writing to BIND with nsupdate): issued; the webhook saw Present and CleanUp with the
+#      resolved FQDN and zone and the solver's config; nothing left in BIND
 #
 # Pebble resolves through pebble-challtestsrv, not BIND (the environment keeps HTTP-01 there), so a small
 # bridge here copies the TXT values BIND serves for our record names into challtestsrv (its management API)
@@ -32,8 +35,9 @@ zone=${KACME_DNS_ZONE%.}
 bind_host=${KACME_BIND_SERVER%:*}
 bind_port=${KACME_BIND_SERVER##*:}
 work=$(mktemp -d)
-pid="" bridge=""
-names=("_acme-challenge.w.$ns.$zone." "_acme-challenge.bad.$ns.$zone.")
+pid="" bridge="" hook=""
+names=("_acme-challenge.w.$ns.$zone." "_acme-challenge.bad.$ns.$zone." "_acme-challenge.h.$ns.$zone.")
+group=$ns.webhook.kacme.test
 
 cleanup() {
     kubectl -n "$ns" delete certificaterequests,orders,challenges --all --wait=false >/dev/null 2>&1 || true
@@ -44,6 +48,8 @@ cleanup() {
     done
     [[ -n $pid ]] && { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
     [[ -n $bridge ]] && { kill "$bridge" 2>/dev/null || true; wait "$bridge" 2>/dev/null || true; }
+    [[ -n $hook ]] && { kill "$hook" 2>/dev/null || true; wait "$hook" 2>/dev/null || true; }
+    kubectl delete apiservice "v1alpha1.$group" --ignore-not-found >/dev/null 2>&1 || true
     for c in $(kubectl -n "$ns" get challenges -o name 2>/dev/null); do
         kubectl -n "$ns" patch "$c" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
     done
@@ -175,3 +181,74 @@ reason_names_rcode() {
 }
 wait_for "the wrong-secret challenge's reason naming NOTAUTH/BADSIG" 60 reason_names_rcode
 echo "ok 3 wrong TSIG secret: $(kubectl -n "$ns" get challenges -o jsonpath='{range .items[*]}{.status.reason}{"\n"}{end}' | grep BADSIG | head -1)"
+
+# 4
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=dns01-webhook.$ns.svc" \
+    -addext "subjectAltName=DNS:dns01-webhook.$ns.svc,IP:$KACME_HOST_IP" \
+    -keyout "$work/hook.key" -out "$work/hook.crt" 2>/dev/null
+python3 -B -u "$root/tests/e2e/dns01/webhook.py" --listen "$KACME_HOST_IP" --port-file "$work/hook.port" \
+    --cert "$work/hook.crt" --key "$work/hook.key" --group "$group" --solver bind >"$work/hook.log" 2>&1 &
+hook=$!
+wait_for "the test webhook's port" 20 test -s "$work/hook.port"
+hport=$(cat "$work/hook.port")
+kubectl apply -f - 2> >(grep -v "Endpoints is deprecated" >&2) >/dev/null <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: dns01-webhook, namespace: $ns}
+spec:
+  ports: [{name: https, port: 443, targetPort: $hport, protocol: TCP}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: dns01-webhook, namespace: $ns}
+subsets:
+- addresses: [{ip: $KACME_HOST_IP}]
+  ports: [{name: https, port: $hport, protocol: TCP}]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1alpha1.$group}
+spec:
+  group: $group
+  version: v1alpha1
+  groupPriorityMinimum: 1000
+  versionPriority: 15
+  insecureSkipTLSVerify: true
+  service: {namespace: $ns, name: dns01-webhook, port: 443}
+YAML
+apiservice_ok() { [[ $(kubectl get apiservice "v1alpha1.$group" -o 'jsonpath={.status.conditions[?(@.type=="Available")].status}') == True ]]; }
+wait_for "APIService v1alpha1.$group Available" 60 apiservice_ok
+kubectl -n "$ns" apply -f - >/dev/null <<YAML
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: hook}
+spec:
+  acme:
+    server: $KACME_ACME_SERVER
+    email: e2e@example.com
+    caBundle: $ca
+    privateKeySecretRef: {name: hook-account}
+    solvers:
+    - dns01:
+        webhook:
+          groupName: $group
+          solverName: bind
+          config: {e2e: "$ns", nested: {list: [1, 2]}}
+YAML
+wait_for "issuer hook Ready" 60 cond_is issuer/hook Ready status True
+t0=$(date +%s%3N)
+cr viahook hook "h.$ns.$zone"
+hook_issued() { cond_is certificaterequest/viahook Ready reason Issued; }
+deadline=$(( $(date +%s) + 120 ))
+until hook_issued; do
+    (( $(date +%s) < deadline )) || fail "timed out waiting for the webhook-solved certificate (challenges: $(kubectl -n "$ns" get challenges -o jsonpath='{range .items[*]}{.spec.dnsName} {.status.state} {.status.reason}{"\n"}{end}'); webhook log: $(cat "$work/hook.log"))"
+    sleep 0.2
+done
+t1=$(date +%s%3N)
+grep -q "^Present _acme-challenge.h.$ns.$zone. $zone. {\"e2e\": \"$ns\", \"nested\": {\"list\": \[1, 2\]}} ok" "$work/hook.log" ||
+    fail "webhook did not see the expected Present: $(cat "$work/hook.log")"
+hook_cleaned() { grep -q "^CleanUp _acme-challenge.h.$ns.$zone. $zone. .* ok" "$work/hook.log"; }
+wait_for "webhook CleanUp" 30 hook_cleaned
+no_hook_txt() { [[ -z $(txt_at_bind "${names[2]}") ]]; }
+wait_for "webhook TXT removed from BIND" 30 no_hook_txt
+echo "ok 4 issued through the external webhook solver (APIService $group) in $(( t1 - t0 )) ms; Present + CleanUp seen"
