@@ -14,7 +14,9 @@
 #include <sys/socket.h>
 
 /* Reasons and errors are bounded texts for status.reason: cutting a long name short is intended. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 #define DEFAULT_TIMEOUT_MS 5000u
 #define EDNS_UDP_SIZE 4096

@@ -11,7 +11,9 @@
 #include "util/log.h"
 
 /* Reasons and errors are bounded texts for status.reason: cutting a long name short is intended. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 #define SETTLE_MAX 10000
 #define UID_MAX 64
