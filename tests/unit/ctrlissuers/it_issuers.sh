@@ -12,6 +12,8 @@
 #   4. a controller killed and started again keeps the account (same uri, no re-registration) and creates no
 #      second Order
 #   5. a changed email is sent to the ACME server (account update) and recorded, same account
+#   6. with every controller running (orders, challenges: HTTP-01 through the ingress stand-in), the request
+#      ends Ready=True Issued with a certificate for the CSR's key, event CertificateIssued
 #
 # usage: it_issuers.sh /path/to/kacme-controller
 set -euo pipefail
@@ -33,8 +35,9 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; [[ -f $work/ctrl.log ]] && { echo "--- controller log" >&2; cat "$work/ctrl.log" >&2; }; exit 1; }
 
-start() {
-    "$bin" --kubeconfig="$KUBECONFIG" --namespace="$ns" --controllers=issuers,certificaterequests-issuer-acme \
+start() { # start [CONTROLLERS]
+    "$bin" --kubeconfig="$KUBECONFIG" --namespace="$ns" --controllers="${1:-issuers,certificaterequests-issuer-acme}" \
+        --acme-http01-solver-nameservers="$KACME_DNS_SERVER" \
         --leader-elect=false --metrics-listen-address=0 --internal-healthz-listen-address=127.0.0.1:0 --v=2 \
         >>"$work/ctrl.log" 2>&1 &
     pid=$!
@@ -148,3 +151,15 @@ cond_is issuer/pebble Ready status True || fail "pebble not Ready after the emai
 [[ $(jp issuer/pebble '{.status.acme.uri}') == "$uri" ]] || fail "account uri changed with the email"
 grep -q '"updated the ACME account.s email" issuer="'"$ns"'/pebble"' "$work/ctrl.log" || fail "no account update"
 echo "ok 5 email change updates the account (${SECONDS}s)"
+
+# 6
+crash
+start '*'
+wait_for "web Issued" 90 cond_is certificaterequest/web Ready reason Issued
+cond_is certificaterequest/web Ready status True || fail "web: Ready not True"
+jp certificaterequest/web '{.status.certificate}' | base64 -d >"$work/crt.pem"
+[[ "$(openssl x509 -in "$work/crt.pem" -noout -pubkey)" == "$(openssl pkey -in "$work/k.pem" -pubout)" ]] ||
+    fail "issued certificate is not for the CSR's key"
+wait_for "CertificateIssued event" 20 event_seen web CertificateIssued
+[[ $(orders) == 1 ]] || fail "expected one Order, got $(orders)"
+echo "ok 6 issued (${SECONDS}s)"
