@@ -353,8 +353,9 @@ static kube_reconcile_result_t sign(ctrl_ctx_t *ctx, json_object *orig, json_obj
     }
     const char *state = str_or_empty(ctrl_str(existing, "status.state"));
     if (ctrl_cr_order_failed(state)) {
-        failed(ctx, orig, obj, "OrderFailed", "Failed to wait for order resource \"%s\" to become ready: order is in \"%s\" state: %s",
-               oname, state, str_or_empty(ctrl_str(existing, "status.reason")));
+        failed(ctx, orig, obj, "OrderFailed",
+               "Failed to wait for order resource \"%s\" to become ready: order is in \"%s\" state: %s", oname, state,
+               str_or_empty(ctrl_str(existing, "status.reason")));
         goto out;
     }
     if (strcmp(state, "valid") != 0) {
@@ -488,7 +489,8 @@ static kube_reconcile_result_t reconcile(void *ud, const char *key)
         if (ke.type == KUBE_ERR_CONFLICT || ke.type == KUBE_ERR_NOT_FOUND)
             return kube_reconcile_ok(); /* the newer version (or the deletion) comes through the informer */
         char eb[600];
-        LOG_WARN("failed to update certificate request status", "key", key, "error", kube_error_str(&ke, eb, sizeof eb));
+        LOG_WARN("failed to update certificate request status", "key", key, "error",
+                 kube_error_str(&ke, eb, sizeof eb));
         return kube_reconcile_error();
     }
     return res;

@@ -54,11 +54,11 @@ bool ctrl_cr_order_failed(const char *state);
 
 /* Builds the Order (apiVersion acme.cert-manager.io/v1, kind Order) for CertificateRequest cr (borrowed)
  * signed by ACME issuer issuer (borrowed) with the parsed csr: namespace = cr's, labels copied, annotations
- * copied except those under kubectl.kubernetes.io/, fluxcd.io/ and argocd.argoproj.io/ (cert-manager's default
- * --copied-annotation-prefixes exclusions), one controller ownerReference to cr, spec {request (cr's spec.request verbatim), issuerRef,
- * commonName, dnsNames, ipAddresses, duration (only with issuer spec.acme.enableDurationFeature), profile
- * (issuer spec.acme.profile)}; empty fields are omitted. metadata.name = names_order(cr name, spec).
- * Returns a new object (caller owns) or NULL with err. */
+ * copied except those under kubectl.kubernetes.io/, fluxcd.io/ and argocd.argoproj.io/ (cert-manager's
+ * default --copied-annotation-prefixes exclusions), one controller ownerReference to cr, spec {request (cr's
+ * spec.request verbatim), issuerRef, commonName, dnsNames, ipAddresses, duration (only with issuer
+ * spec.acme.enableDurationFeature), profile (issuer spec.acme.profile)}; empty fields are omitted.
+ * metadata.name = names_order(cr name, spec). Returns a new object (caller owns) or NULL with err. */
 json_object *ctrl_cr_build_order(json_object *cr, json_object *issuer, const x509_csr_t *csr, char *err,
                                  size_t errlen);
 

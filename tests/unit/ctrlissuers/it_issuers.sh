@@ -20,7 +20,8 @@ set -euo pipefail
 bin=${1:?usage: it_issuers.sh /path/to/kacme-controller}
 root=${KACME_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
 env_sh=${KACME_LOCAL_DIR:-$root/_local}/env.sh
-[[ -f $env_sh ]] || { echo "it_issuers: $env_sh missing: bring the local environment up (hack/local-up.sh)" >&2; exit 1; }
+[[ -f $env_sh ]] ||
+    { echo "it_issuers: $env_sh missing: bring the local environment up (hack/local-up.sh)" >&2; exit 1; }
 # shellcheck disable=SC1090
 . "$env_sh"
 
@@ -33,7 +34,11 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [[ -f $work/ctrl.log ]] && { echo "--- controller log" >&2; cat "$work/ctrl.log" >&2; }; exit 1; }
+fail() {
+    echo "FAIL: $*" >&2
+    [[ -f $work/ctrl.log ]] && { echo "--- controller log" >&2; cat "$work/ctrl.log" >&2; }
+    exit 1
+}
 
 start() { # start [CONTROLLERS]
     "$bin" --kubeconfig="$KUBECONFIG" --namespace="$ns" --controllers="${1:-issuers,certificaterequests-issuer-acme}" \
@@ -119,8 +124,9 @@ wait_for "an Order" 30 test "$(orders)" -ge 1
 order=$(kubectl -n "$ns" get orders -o name | head -1)
 cond_is certificaterequest/web Approved status True || fail "web: not approved"
 cond_is certificaterequest/web Approved reason cert-manager.io || fail "web: approval reason"
-[[ $(jp "$order" '{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}/{.metadata.ownerReferences[0].controller}') == CertificateRequest/web/true ]] ||
-    fail "order owner reference"
+owner='{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}'
+owner+='/{.metadata.ownerReferences[0].controller}'
+[[ $(jp "$order" "$owner") == CertificateRequest/web/true ]] || fail "order owner reference"
 [[ $(jp "$order" '{.metadata.labels.app}') == web ]] || fail "order labels not copied"
 [[ $(jp "$order" '{.spec.commonName}') == "web.$ns.example" ]] || fail "order commonName"
 [[ $(jp "$order" '{.spec.dnsNames[*]}') == "web.$ns.example www.$ns.example" ]] || fail "order dnsNames"

@@ -211,7 +211,8 @@ static void test_cr_issuer_states(void **state)
     add_issuer(f, false, "le", true, "False");
     run_cr(f, cr, &obj);
     assert_string_equal(cond_field(obj, "Ready", "reason"), "Pending");
-    assert_string_equal(cond_field(obj, "Ready", "message"), "Referenced issuer does not have a Ready status condition");
+    assert_string_equal(cond_field(obj, "Ready", "message"),
+                        "Referenced issuer does not have a Ready status condition");
     assert_int_equal(fake_api_requests(f->api, "POST"), 0);
     json_object_put(obj);
     json_object_put(cr);
