@@ -90,9 +90,6 @@ pod_of() { kubectl -n "$ns" get pods -l "app.kubernetes.io/instance=$rel,app.kub
     -o jsonpath='{range .items[*]}{.metadata.name}{" "}{end}'; }
 
 # Values of this install; everything else is the chart's default.
-# The node stand-in reports status.qosClass "BestEffort" for every pod, which the API server rejects for pods
-# with resource requests ("field is immutable"), so the pods would never turn Ready here: the test drops the
-# requests until the stand-in is fixed (KACME_CHART_E2E_KEEP_REQUESTS=1 keeps them).
 ctrl_args=("--acme-http01-solver-nameservers=$KACME_DNS_SERVER")
 [[ $scope == namespace ]] && ctrl_args+=("--namespace=$ns")
 jq -n --arg id "$id" --argjson args "$(printf '%s\n' "${ctrl_args[@]}" | jq -R . | jq -s .)" '{
@@ -100,10 +97,6 @@ jq -n --arg id "$id" --argjson args "$(printf '%s\n' "${ctrl_args[@]}" | jq -R .
     webhook: {namespaceSelector: {matchExpressions: null, matchLabels: {"kacme-e2e-chart": $id}}},
     controller: {extraArgs: $args}
   }' >"$tmp/values.json"
-if [[ -z "${KACME_CHART_E2E_KEEP_REQUESTS:-}" ]]; then
-    jq '.controller.resources.requests = null | .webhook.resources.requests = null' "$tmp/values.json" \
-        >"$tmp/v" && mv "$tmp/v" "$tmp/values.json"
-fi
 
 step "helm install $rel into namespace $ns (scope: $scope)"
 kubectl create ns "$ns" >/dev/null
