@@ -644,6 +644,12 @@ static kube_reconcile_result_t reconcile_issuer(ctrl_ctx_t *ctx, const char *key
         return kube_reconcile_error();
     }
     kube_reconcile_result_t res = ctrl_issuers_sync(ctx, orig, obj, cluster);
+    /* deleted while we registered: the delete handler may have run before our put, so drop it again */
+    json_object *now = kube_store_get(store, key);
+    const char *now_uid = now ? ctrl_str(now, "metadata.uid") : NULL;
+    if (!now_uid || strcmp(now_uid, uid ? uid : "") != 0)
+        ctrl_accounts_remove(ctx->accounts, uid ? uid : "");
+    json_object_put(now);
     kube_error_t ke;
     int wrc = ctrl_update_status_if_changed(ctx, rsrc, orig, obj, &ke);
     json_object_put(obj);
