@@ -10,8 +10,12 @@
 # - The zone: SOA, NS ns1.<zone> (A $KACME_HOST_IP), the apex and a wildcard A record pointing at the ingress
 #   stand-in (so HTTP-01 names under the zone resolve here too). Rewritten at every start (the journal of
 #   earlier updates is dropped); the TSIG secret is kept across restarts.
-# - HTTP-01 and Pebble keep resolving through pebble-challtestsrv (KACME_DNS_SERVER): this server is for
-#   DNS-01 (the controller's --dns01-recursive-nameservers and the rfc2136 solver's nameserver).
+# - A root zone "." with a wildcard A record to the ingress stand-in as well, so that every other name
+#   resolves the way pebble-challtestsrv answers it (A -> the ingress, no AAAA): BIND can serve Pebble and
+#   the HTTP-01 self-check too (KACME_PEBBLE_DNS_SERVER / --acme-http01-solver-nameservers pointing here).
+#   As long as local-up starts Pebble before the hooks, HTTP-01 and Pebble keep resolving through
+#   pebble-challtestsrv (KACME_DNS_SERVER); this server is for DNS-01 (the controller's
+#   --dns01-recursive-nameservers and the rfc2136 solver's nameserver).
 #
 # env.sh gains KACME_DNS_ZONE, KACME_TSIG_KEY_NAME, KACME_TSIG_ALGORITHM (the rfc2136 tsigAlgorithm spelling),
 # KACME_TSIG_SECRET (base64) and KACME_BIND_SERVER (host:port, reachable from pods and the host).
@@ -41,6 +45,12 @@ ns1      IN A   $KACME_HOST_IP
 @        IN A   $ingress
 *        IN A   $ingress
 EOF
+        cat >"$dir/root.db" <<EOF
+\$TTL 60
+@        IN SOA ns1.$zone hostmaster.$zone 1 60 60 3600 60
+@        IN NS  ns1.$zone
+*        IN A   $ingress
+EOF
         (umask 077 && cat >"$dir/named.conf" <<EOF
 // Written by hack/local-up.d/50-bind9.sh
 options {
@@ -66,6 +76,10 @@ zone "$zone" {
     file "$dir/zone.db";
     journal "$dir/zone.db.jnl";
     update-policy { grant $key zonesub TXT; };
+};
+zone "." {
+    type primary;
+    file "$dir/root.db";
 };
 EOF
         )
