@@ -194,6 +194,14 @@ check "PodDisruptionBudgets from values" \
 check "no PodDisruptionBudget and no ServiceMonitor by default" \
     '[.[] | select(.kind=="PodDisruptionBudget" or .kind=="ServiceMonitor")] | length == 0' "$d"
 
+step "helm package: the packaged chart carries the CRDs"
+helm package "$chart" -d "$tmp" >/dev/null || fail "helm package"
+helm template kacme "$tmp/kacme-0.1.0.tgz" --namespace "$ns" >"$tmp/packaged.yaml" || fail "template of the package"
+[[ "$(grep -c '^kind: CustomResourceDefinition$' "$tmp/packaged.yaml")" == 5 ]] || fail "the package lacks CRDs"
+cmp -s <(grep -v '^# Source:' "$tmp/packaged.yaml") <(grep -v '^# Source:' "$tmp/default.yaml") ||
+    fail "the packaged chart renders differently from the directory"
+echo "ok: kacme-0.1.0.tgz renders the same objects (5 CRDs)"
+
 step "ServiceMonitor (prometheus.servicemonitor.enabled)"
 helm template kacme "$chart" --namespace "$ns" --set prometheus.servicemonitor.enabled=true \
     --show-only templates/servicemonitor.yaml >"$tmp/sm.yaml" || fail "ServiceMonitor does not render"
