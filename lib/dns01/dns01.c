@@ -369,6 +369,19 @@ int dns01_net_exchange(void *ud, const dns01_server_t *srv, bool tcp, unsigned t
     return 0;
 }
 
+/* An answer that repeats a question must repeat ours (name case-insensitively, type and class). */
+static bool same_question(const ldns_pkt *q, const ldns_pkt *a)
+{
+    const ldns_rr_list *aq = ldns_pkt_question(a), *qq = ldns_pkt_question(q);
+    if (ldns_rr_list_rr_count(aq) == 0)
+        return true; /* some error answers carry no question */
+    if (ldns_rr_list_rr_count(aq) != 1 || ldns_rr_list_rr_count(qq) != 1)
+        return false;
+    const ldns_rr *x = ldns_rr_list_rr(qq, 0), *y = ldns_rr_list_rr(aq, 0);
+    return ldns_rr_get_type(x) == ldns_rr_get_type(y) && ldns_rr_get_class(x) == ldns_rr_get_class(y) &&
+           ldns_dname_compare(ldns_rr_owner(x), ldns_rr_owner(y)) == 0;
+}
+
 /* Sends q to srv and parses the answer: UDP (unless tcp), then TCP when the UDP answer is truncated. The
  * answer's ID must match. awire/alen (optional) receive the answer's bytes (for TSIG verification). */
 static int exchange_pkt(const dns01_client_t *c, const dns01_server_t *srv, bool tcp, const ldns_pkt *q,
@@ -401,8 +414,8 @@ static int exchange_pkt(const dns01_client_t *c, const dns01_server_t *srv, bool
             snprintf(err, errlen, "malformed answer from %s: %s", addr, ldns_get_errorstr_by_id(st));
             goto out;
         }
-        if (ldns_pkt_id(a) != ldns_pkt_id(q)) {
-            snprintf(err, errlen, "answer from %s has a wrong ID", addr);
+        if (ldns_pkt_id(a) != ldns_pkt_id(q) || !same_question(q, a)) {
+            snprintf(err, errlen, "answer from %s does not match the query (ID or question)", addr);
             goto out;
         }
         if (!ldns_pkt_tc(a) || use_tcp)

@@ -77,12 +77,22 @@ int fake_exchange(void *ud, const dns01_server_t *srv, bool tcp, unsigned timeou
         if ((!f->rules[i].server || strcmp(f->rules[i].server, srv->host) == 0) &&
             strcmp(f->rules[i].name, qn) == 0 && f->rules[i].type == qt)
             r = &f->rules[i];
-    if (r && r->fail) {
+    if (r && r->fail == FAKE_TRANSPORT) {
         snprintf(err, errlen, "no answer from %s within 1 ms", srv->host);
         ldns_pkt_free(q);
         ldns_pkt_free(a);
         free(qn);
         return -1;
+    }
+    if (r && r->fail == FAKE_WRONG_ID)
+        ldns_pkt_set_id(a, (uint16_t)(ldns_pkt_id(q) + 1));
+    if (r && r->fail == FAKE_WRONG_QUESTION) {
+        ldns_rr *other = NULL;
+        assert_int_equal(ldns_rr_new_question_frm_str(&other, "other.example. IN TXT", NULL, NULL), LDNS_STATUS_OK);
+        ldns_rr_list_deep_free(ldns_pkt_question(a));
+        ldns_pkt_set_question(a, ldns_rr_list_new());
+        ldns_pkt_set_qdcount(a, 0);
+        ldns_pkt_push_rr(a, LDNS_SECTION_QUESTION, other);
     }
     if (!r) {
         ldns_pkt_set_rcode(a, LDNS_RCODE_NXDOMAIN);

@@ -20,8 +20,11 @@ typedef struct rule {
     const char *answer;     /* RRs in presentation form, '\n'-separated */
     const char *additional; /* idem */
     bool tc_udp;            /* UDP answer truncated (TCP gets the full one) */
-    bool fail;              /* transport error */
+    int fail;               /* FAKE_TRANSPORT (true): transport error; FAKE_WRONG_ID: an answer with another
+                               ID (stray/spoofed); FAKE_WRONG_QUESTION: an answer to another question */
 } rule_t;
+
+enum { FAKE_TRANSPORT = 1, FAKE_WRONG_ID = 2, FAKE_WRONG_QUESTION = 3 };
 
 typedef struct fake {
     const rule_t *rules;

@@ -185,6 +185,25 @@ static void test_zone_walk_server_failover(void **state)
     assert_non_null(strstr(err, "10.0.0.1"));
 }
 
+static const rule_t stray_rules[] = {
+    {NULL, "id.test.", LDNS_RR_TYPE_SOA, LDNS_RCODE_NOERROR, "id.test. 1 IN SOA a. b. 1 2 3 4 5", NULL, false,
+     FAKE_WRONG_ID},
+    {NULL, "q.test.", LDNS_RR_TYPE_SOA, LDNS_RCODE_NOERROR, "q.test. 1 IN SOA a. b. 1 2 3 4 5", NULL, false,
+     FAKE_WRONG_QUESTION},
+};
+
+static void test_stray_answers_refused(void **state)
+{
+    (void)state;
+    fake_t f = {.rules = stray_rules, .nrules = 2};
+    dns01_client_t c = client_of(&f);
+    char zone[DNS01_MAX_NAME], err[512];
+    assert_int_equal(dns01_find_zone(&c, &resolver, 1, "id.test.", zone, sizeof zone, err, sizeof err), -1);
+    assert_non_null(strstr(err, "does not match the query"));
+    assert_int_equal(dns01_find_zone(&c, &resolver, 1, "q.test.", zone, sizeof zone, err, sizeof err), -1);
+    assert_non_null(strstr(err, "does not match the query"));
+}
+
 /* ---- CNAME following -------------------------------------------------------------------------------- */
 
 static const rule_t cname_rules[] = {
@@ -528,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_tsig_algorithm),
         cmocka_unit_test(test_zone_walk),
         cmocka_unit_test(test_zone_walk_server_failover),
+        cmocka_unit_test(test_stray_answers_refused),
         cmocka_unit_test(test_cname_follow),
         cmocka_unit_test(test_cname_chain_too_long),
         cmocka_unit_test(test_update_messages),
