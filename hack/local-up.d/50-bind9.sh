@@ -13,6 +13,8 @@
 # - A root zone "." with a wildcard A record to the ingress stand-in as well, so that every other name
 #   resolves the way pebble-challtestsrv answers it (A -> the ingress, no AAAA): BIND can serve Pebble and
 #   the HTTP-01 self-check too (KACME_PEBBLE_DNS_SERVER / --acme-http01-solver-nameservers pointing here).
+#   The root zone takes no updates: a record added there would hide the wildcard from its siblings (RFC 4592
+#   closest-encloser rules), unlike challtestsrv's add-a / set-txt mocks.
 #   As long as local-up starts Pebble before the hooks, HTTP-01 and Pebble keep resolving through
 #   pebble-challtestsrv (KACME_DNS_SERVER); this server is for DNS-01 (the controller's
 #   --dns01-recursive-nameservers and the rfc2136 solver's nameserver).
