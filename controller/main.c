@@ -18,6 +18,7 @@
 
 #include "accounts.h"
 #include "ctx.h"
+#include "dns01.h"
 #include "kube/config.h"
 #include "kube/leader.h"
 #include "ops/health.h"
@@ -76,6 +77,9 @@ static void usage(FILE *f)
             "  --max-concurrent-challenges N             challenges in progress at once (default 60)\n"
             "  --max-challenges-per-schedule N           newly scheduled per second (default 20)\n"
             "  --dns01-check-retry-period DURATION       self-check retry period (default 10s)\n"
+            "  --dns01-recursive-nameservers LIST        host:port,... for DNS-01 zone lookup and checks\n"
+            "  --dns01-recursive-nameservers-only BOOL   check only those, not the authoritative servers (false)\n"
+            "  --dns01-check-settle-period DURATION      wait after the DNS-01 check passes (default 60s)\n"
             "  --auto-approve BOOL                       approve CertificateRequests for our issuers (true)\n"
             "  --acme-http01-solver-image IMAGE          solver image (default ghcr.io/kacme/acmesolver:%s)\n"
             "  --acme-http01-solver-resource-request-cpu Q (10m)  -request-memory Q (64Mi)\n"
@@ -320,6 +324,7 @@ int main(int argc, char **argv)
         .qps = 20,
         .burst = 50,
     };
+    ctrl_dns01_options_t dns01 = {.check_settle_period_ms = 60000};
     char solver_image[256], user_agent[128];
     snprintf(solver_image, sizeof(solver_image), "ghcr.io/kacme/acmesolver:%s", kacme_version());
     snprintf(user_agent, sizeof(user_agent), "kacme-controller/%s", kacme_version());
@@ -330,7 +335,7 @@ int main(int argc, char **argv)
         O_KUBECONFIG = 1000, O_NAMESPACE, O_CRNS, O_CONTROLLERS, O_WORKERS, O_MAXCC, O_MAXPS, O_RETRY, O_APPROVE,
         O_IMAGE, O_RQCPU, O_RQMEM, O_LMCPU, O_LMMEM, O_NONROOT, O_NS_SOLVER, O_EXTRA, O_PASSES, O_SPACING, O_QPS,
         O_BURST, O_LE, O_LENS, O_LEDUR, O_LERENEW, O_LERETRY, O_METRICS, O_HEALTHZ, O_V, O_LOGFMT, O_VERSION,
-        O_HELP
+        O_HELP, O_DNS01_NS, O_DNS01_NS_ONLY, O_DNS01_SETTLE
     };
     static const struct option longopts[] = {
         {"kubeconfig", required_argument, NULL, O_KUBECONFIG},
@@ -341,6 +346,9 @@ int main(int argc, char **argv)
         {"max-concurrent-challenges", required_argument, NULL, O_MAXCC},
         {"max-challenges-per-schedule", required_argument, NULL, O_MAXPS},
         {"dns01-check-retry-period", required_argument, NULL, O_RETRY},
+        {"dns01-recursive-nameservers", required_argument, NULL, O_DNS01_NS},
+        {"dns01-recursive-nameservers-only", optional_argument, NULL, O_DNS01_NS_ONLY},
+        {"dns01-check-settle-period", required_argument, NULL, O_DNS01_SETTLE},
         {"auto-approve", optional_argument, NULL, O_APPROVE},
         {"acme-http01-solver-image", required_argument, NULL, O_IMAGE},
         {"acme-http01-solver-resource-request-cpu", required_argument, NULL, O_RQCPU},
@@ -381,6 +389,9 @@ int main(int argc, char **argv)
         case O_MAXCC: bad = parse_int(optarg, 1, 100000, &opts.max_concurrent_challenges) != 0; break;
         case O_MAXPS: bad = parse_int(optarg, 1, 100000, &opts.max_challenges_per_schedule) != 0; break;
         case O_RETRY: bad = parse_duration_ms(optarg, &opts.check_retry_period_ms) != 0; break;
+        case O_DNS01_NS: dns01.recursive_nameservers = optarg; break;
+        case O_DNS01_NS_ONLY: bad = parse_bool(optarg, &dns01.recursive_nameservers_only) != 0; break;
+        case O_DNS01_SETTLE: bad = parse_duration_ms(optarg, &dns01.check_settle_period_ms) != 0; break;
         case O_APPROVE: bad = parse_bool(optarg, &opts.auto_approve) != 0; break;
         case O_IMAGE: opts.solver_image = optarg; break;
         case O_RQCPU: opts.solver_request_cpu = optarg; break;
@@ -428,6 +439,10 @@ int main(int argc, char **argv)
         return 2;
     }
     log_setup(f.verbosity, f.log_format);
+    if (ctrl_dns01_set_options(&dns01, err, sizeof(err)) != 0) {
+        fprintf(stderr, "kacme-controller: %s\n", err);
+        return 2;
+    }
 
     /* Signals are taken synchronously by main with sigtimedwait: block them before any thread starts. */
     sigset_t sigs;

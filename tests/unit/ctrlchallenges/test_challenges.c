@@ -271,7 +271,8 @@ static void test_solver_for_type(void **state)
     assert_string_equal(ctrl_http01_solver.type, "HTTP-01");
     assert_null(ctrl_solver_for_type("http-01"));
     assert_null(ctrl_solver_for_type(NULL));
-    assert_null(ctrl_solver_for_type("DNS-01")); /* not built into this binary yet */
+    assert_ptr_equal(ctrl_solver_for_type("DNS-01"), &ctrl_dns01_solver);
+    assert_string_equal(ctrl_dns01_solver.type, "DNS-01");
 }
 
 static void test_metrics(void **state)
