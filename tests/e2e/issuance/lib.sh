@@ -44,6 +44,11 @@ e2e_cleanup() {
     local rc=$?
     for ns in "${E2E_NAMESPACES[@]}"; do kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1 || true; done
     for i in "${E2E_ISSUERS[@]}"; do kubectl delete clusterissuer "$i" --wait=false >/dev/null 2>&1 || true; done
+    # Challenges carry a finalizer that the controller removes: let the namespaces go while it runs.
+    for ns in "${E2E_NAMESPACES[@]}"; do kubectl wait --for=delete "namespace/$ns" --timeout=60s >/dev/null 2>&1 || true; done
+    # kacme as local processes watches every namespace: stop it so that later tests (which run their own
+    # controllers in their own namespaces) are not reconciled twice.
+    "$root/hack/kacme-down.sh" >/dev/null 2>&1 || true
     rm -rf "$WORK"
     exit $rc
 }
