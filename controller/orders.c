@@ -2,6 +2,7 @@
 #include "orders.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -644,6 +645,74 @@ static int count_certs(const char *pem, size_t len)
  * The controller
  * ====================================================================================================== */
 
+/* ---- stale-cache memo ----
+ * After a status write, the informer delivers the new version a few milliseconds later; a reconcile that
+ * runs meanwhile (triggered by a Challenge event) would redo the step from the stale copy: extra ACME calls
+ * and a write that ends in a Conflict. The memo remembers, per Order key, the resourceVersions our writes
+ * replaced; a store copy still at one of them is known stale and the reconcile waits for the informer
+ * (whose update event enqueues the key again). Only an optimisation: losing it (restart) costs redundant,
+ * idempotent work, never correctness. */
+#define MEMO_SLOTS 512
+#define MEMO_RVS 4
+
+typedef struct memo_entry {
+    char key[320];
+    char rv[MEMO_RVS][32];
+    size_t n_rv;
+} memo_entry_t;
+
+static pthread_mutex_t memo_mu = PTHREAD_MUTEX_INITIALIZER;
+static memo_entry_t memo[MEMO_SLOTS];
+static size_t memo_len;
+
+static memo_entry_t *memo_find(const char *key)
+{
+    for (size_t i = 0; i < memo_len; i++)
+        if (strcmp(memo[i].key, key) == 0)
+            return &memo[i];
+    return NULL;
+}
+
+/* Records that our write replaced resourceVersion rv of key. */
+static void memo_replaced(const char *key, const char *rv)
+{
+    if (empty(rv) || strlen(key) >= sizeof(memo[0].key) || strlen(rv) >= sizeof(memo[0].rv[0]))
+        return;
+    pthread_mutex_lock(&memo_mu);
+    memo_entry_t *m = memo_find(key);
+    if (!m && memo_len < MEMO_SLOTS) {
+        m = &memo[memo_len++];
+        memset(m, 0, sizeof(*m));
+        snprintf(m->key, sizeof(m->key), "%s", key);
+    }
+    if (m) {
+        if (m->n_rv == MEMO_RVS) { /* keep the newest */
+            memmove(m->rv[0], m->rv[1], sizeof(m->rv[0]) * (MEMO_RVS - 1));
+            m->n_rv--;
+        }
+        snprintf(m->rv[m->n_rv++], sizeof(m->rv[0]), "%s", rv);
+    }
+    pthread_mutex_unlock(&memo_mu);
+}
+
+/* True when the store's copy of key (at resourceVersion rv) is one our own write already replaced. A copy
+ * at any other version clears the entry (the informer caught up). */
+static bool memo_stale(const char *key, const char *rv)
+{
+    bool stale = false;
+    pthread_mutex_lock(&memo_mu);
+    memo_entry_t *m = memo_find(key);
+    if (m) {
+        for (size_t i = 0; rv && i < m->n_rv; i++)
+            if (strcmp(m->rv[i], rv) == 0)
+                stale = true;
+        if (!stale)
+            *m = memo[--memo_len];
+    }
+    pthread_mutex_unlock(&memo_mu);
+    return stale;
+}
+
 typedef enum { STEP_AGAIN, STEP_DONE } step_t;
 
 typedef struct run {
@@ -790,6 +859,7 @@ static int persist(run_t *r, bool retry_conflict, kube_error_t *ke)
     }
     if (!out) /* no body: keep going with what we sent (cannot happen with a conforming server) */
         return 0;
+    memo_replaced(r->key, ctrl_str(r->orig, "metadata.resourceVersion"));
     json_object_put(r->orig);
     r->orig = out;
     json_object_put(r->obj);
@@ -1286,6 +1356,11 @@ static kube_reconcile_result_t orders_reconcile(void *ud, const char *key)
         orders_state_is_failure(ctrl_str(r.orig, "status.state"))) {
         json_object_put(r.orig);
         return kube_reconcile_ok(); /* gone, going (GC + the challenge finalizer), or terminal */
+    }
+    if (memo_stale(key, ctrl_str(r.orig, "metadata.resourceVersion"))) {
+        LOG_V(3, "order cache older than our last write; waiting for the informer", "order", key);
+        json_object_put(r.orig);
+        return kube_reconcile_requeue_after(WAIT_CONFLICT_MS); /* backstop: the update event comes first */
     }
     ctrl_account_t *acct = NULL;
     char err[512];
