@@ -1448,23 +1448,32 @@ static void on_challenge_update(void *ud, json_object *old, json_object *obj)
         ctrl_enqueue_owner(queue_of(ud), obj, "Order");
 }
 
-/* Enqueues the Orders referring to issuer obj (an Issuer, or a ClusterIssuer when cluster). */
+bool orders_refers_to_issuer(json_object *order, json_object *issuer, bool cluster)
+{
+    const char *iname = ctrl_str(issuer, "metadata.name"), *ins = ctrl_str(issuer, "metadata.namespace");
+    const char *name = ctrl_str(order, "spec.issuerRef.name"), *kind = ctrl_str(order, "spec.issuerRef.kind");
+    const char *group = ctrl_str(order, "spec.issuerRef.group");
+    if (empty(iname) || !name || strcmp(name, iname) != 0 || (!empty(group) && strcmp(group, "cert-manager.io") != 0))
+        return false;
+    if (cluster)
+        return kind && strcmp(kind, "ClusterIssuer") == 0;
+    const char *ons = ctrl_str(order, "metadata.namespace");
+    return (empty(kind) || strcmp(kind, "Issuer") == 0) && !empty(ins) && ons && strcmp(ons, ins) == 0;
+}
+
+/* Enqueues the Orders referring to issuer obj (an Issuer, or a ClusterIssuer when cluster) that may still
+ * need it: not failed, no certificate yet. */
 static void enqueue_for_issuer(ctrl_ctx_t *ctx, json_object *obj, bool cluster)
 {
-    const char *iname = ctrl_str(obj, "metadata.name"), *ins = ctrl_str(obj, "metadata.namespace");
     json_object **orders = NULL;
     size_t n = 0;
-    if (!ctx->orders || !ctx->q_orders || empty(iname) ||
-        (!cluster && empty(ins)) || kube_store_list(ctx->orders, &orders, &n) != 0)
+    if (!ctx->orders || !ctx->q_orders || kube_store_list(ctx->orders, &orders, &n) != 0)
         return;
     for (size_t i = 0; i < n; i++) {
         json_object *o = orders[i];
-        const char *name = ctrl_str(o, "spec.issuerRef.name"), *kind = ctrl_str(o, "spec.issuerRef.kind");
-        if (!name || strcmp(name, iname) != 0 || orders_state_is_failure(ctrl_str(o, "status.state")))
+        if (orders_state_is_failure(ctrl_str(o, "status.state")) || !empty(ctrl_str(o, "status.certificate")))
             continue;
-        bool ref_cluster = kind && strcmp(kind, "ClusterIssuer") == 0;
-        bool ref_issuer = empty(kind) || strcmp(kind, "Issuer") == 0;
-        if (cluster ? ref_cluster : (ref_issuer && strcmp(ctrl_str(o, "metadata.namespace") ?: "", ins) == 0))
+        if (orders_refers_to_issuer(o, obj, cluster))
             ctrl_enqueue(ctx->q_orders, o);
     }
     kube_store_list_free(orders, n);

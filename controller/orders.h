@@ -113,6 +113,11 @@ typedef enum orders_action {
  */
 orders_action_t orders_decide(json_object *order, const orders_chal_summary_t *cs);
 
+/* True when order's spec.issuerRef names issuer (borrowed objects): for an Issuer (cluster false) kind
+ * ""/"Issuer", same namespace and name; for a ClusterIssuer (cluster true) kind "ClusterIssuer" and the
+ * name; group ""/"cert-manager.io" either way. Used to enqueue Orders on Issuer/ClusterIssuer events. */
+bool orders_refers_to_issuer(json_object *order, json_object *issuer, bool cluster);
+
 /* Lower-case name of an action for logs and tests ("create-order", ...). */
 const char *orders_action_name(orders_action_t a);
 

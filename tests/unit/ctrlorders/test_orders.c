@@ -365,6 +365,43 @@ static void test_states(void **state)
     assert_false(orders_state_is_final(NULL));
 }
 
+/* ---- issuer → Order matching ---- */
+
+static void test_refers_to_issuer(void **state)
+{
+    (void)state;
+    json_object *iss = parse("{\"metadata\":{\"name\":\"le\",\"namespace\":\"a\"}}");
+    json_object *ciss = parse("{\"metadata\":{\"name\":\"le\"}}");
+    struct {
+        const char *order;
+        bool issuer, cluster;
+    } cases[] = {
+        {"{\"metadata\":{\"namespace\":\"a\"},\"spec\":{\"issuerRef\":{\"name\":\"le\"}}}", true, false},
+        {"{\"metadata\":{\"namespace\":\"a\"},\"spec\":{\"issuerRef\":{\"name\":\"le\",\"kind\":\"Issuer\","
+         "\"group\":\"cert-manager.io\"}}}",
+         true, false},
+        {"{\"metadata\":{\"namespace\":\"b\"},\"spec\":{\"issuerRef\":{\"name\":\"le\"}}}", false, false},
+        {"{\"metadata\":{\"namespace\":\"a\"},\"spec\":{\"issuerRef\":{\"name\":\"other\"}}}", false, false},
+        {"{\"metadata\":{\"namespace\":\"b\"},\"spec\":{\"issuerRef\":{\"name\":\"le\",\"kind\":\"ClusterIssuer\"}}}",
+         false, true},
+        {"{\"metadata\":{\"namespace\":\"a\"},\"spec\":{\"issuerRef\":{\"name\":\"le\",\"kind\":\"ClusterIssuer\","
+         "\"group\":\"example.org\"}}}",
+         false, false},
+        {"{\"metadata\":{\"namespace\":\"a\"},\"spec\":{\"issuerRef\":{\"name\":\"le\",\"kind\":\"Other\"}}}", false,
+         false},
+        {"{\"metadata\":{\"namespace\":\"a\"},\"spec\":{}}", false, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_object *o = parse(cases[i].order);
+        if (orders_refers_to_issuer(o, iss, false) != cases[i].issuer ||
+            orders_refers_to_issuer(o, ciss, true) != cases[i].cluster)
+            fail_msg("case %zu", i);
+        json_object_put(o);
+    }
+    json_object_put(iss);
+    json_object_put(ciss);
+}
+
 /* ---- CSR ---- */
 
 static X509_REQ *make_csr(void)
@@ -453,6 +490,7 @@ int main(void)
         cmocka_unit_test(test_summarize),
         cmocka_unit_test(test_decide_fixtures),
         cmocka_unit_test(test_states),
+        cmocka_unit_test(test_refers_to_issuer),
         cmocka_unit_test(test_csr_der),
         cmocka_unit_test(test_b64),
     };
