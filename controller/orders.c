@@ -645,6 +645,27 @@ static int count_certs(const char *pem, size_t len)
  * The controller
  * ====================================================================================================== */
 
+/* ---- the calls that leave the process (replaceable by tests: orders_set_ops) ---- */
+
+static const orders_ops_t real_ops = {
+    .kube_get = kube_get,
+    .kube_update_status = kube_update_status,
+    .kube_create = kube_create,
+    .kube_delete = kube_delete,
+    .order_new = acme_order_new,
+    .order_get = acme_order_get,
+    .order_finalize = acme_order_finalize,
+    .authz_get = acme_authz_get,
+    .cert_fetch = acme_cert_fetch,
+    .key_authorization = acme_client_key_authorization,
+};
+static const orders_ops_t *ops = &real_ops;
+
+void orders_set_ops(const orders_ops_t *o)
+{
+    ops = o ? o : &real_ops;
+}
+
 /* ---- stale-cache memo ----
  * After a status write, the informer delivers the new version a few milliseconds later; a reconcile that
  * runs meanwhile (triggered by a Challenge event) would redo the step from the stale copy: extra ACME calls
@@ -840,16 +861,16 @@ static int persist(run_t *r, bool retry_conflict, kube_error_t *ke)
     if (status_equal(r->orig, r->obj))
         return 0;
     json_object *out = NULL;
-    int rc = kube_update_status(r->ctx->kube, &CTRL_RES_ORDERS, r->ns, r->name, r->obj, &out, ke);
+    int rc = ops->kube_update_status(r->ctx->kube, &CTRL_RES_ORDERS, r->ns, r->name, r->obj, &out, ke);
     if (rc != 0 && ke->type == KUBE_ERR_CONFLICT && retry_conflict) {
         json_object *fresh = NULL;
         kube_error_t ge;
-        if (kube_get(r->ctx->kube, &CTRL_RES_ORDERS, r->ns, r->name, &fresh, &ge) == 0 &&
+        if (ops->kube_get(r->ctx->kube, &CTRL_RES_ORDERS, r->ns, r->name, &fresh, &ge) == 0 &&
             status_equal(fresh, r->orig) && !ctrl_get(fresh, "metadata.deletionTimestamp")) {
             json_object *st = NULL;
             json_object_deep_copy(ctrl_get(r->obj, "status"), &st, NULL);
             json_object_object_add(fresh, "status", st);
-            rc = kube_update_status(r->ctx->kube, &CTRL_RES_ORDERS, r->ns, r->name, fresh, &out, ke);
+            rc = ops->kube_update_status(r->ctx->kube, &CTRL_RES_ORDERS, r->ns, r->name, fresh, &out, ke);
         }
         json_object_put(fresh);
     }
@@ -889,7 +910,7 @@ static step_t step_create_order(run_t *r)
      * pass may not have reached the informer yet). */
     json_object *fresh = NULL;
     kube_error_t ke;
-    if (kube_get(r->ctx->kube, &CTRL_RES_ORDERS, r->ns, r->name, &fresh, &ke) != 0) {
+    if (ops->kube_get(r->ctx->kube, &CTRL_RES_ORDERS, r->ns, r->name, &fresh, &ke) != 0) {
         char buf[600];
         if (ke.type == KUBE_ERR_NOT_FOUND) {
             r->res = kube_reconcile_ok();
@@ -952,7 +973,7 @@ static step_t step_create_order(run_t *r)
 
     acme_order_t *o = NULL;
     acme_error_t e;
-    int rc = acme_order_new(r->client, &req, &o, &e);
+    int rc = ops->order_new(r->client, &req, &o, &e);
     free(ids);
     if (rc != 0)
         return acme_failed(r, &e, "Failed to create Order");
@@ -982,7 +1003,7 @@ static step_t step_get_order(run_t *r)
 {
     acme_order_t *o = NULL;
     acme_error_t e;
-    if (acme_order_get(r->client, ctrl_str(r->obj, "status.url"), &o, &e) != 0)
+    if (ops->order_get(r->client, ctrl_str(r->obj, "status.url"), &o, &e) != 0)
         return acme_failed(r, &e, "Failed to retrieve Order resource");
     json_object *st = status_of(r->obj);
     if (!empty(o->finalize))
@@ -1023,7 +1044,7 @@ static step_t step_fetch_authz(run_t *r)
         }
         acme_authz_t *az = NULL;
         acme_error_t e;
-        if (acme_authz_get(r->client, url, &az, &e) != 0)
+        if (ops->authz_get(r->client, url, &az, &e) != 0)
             return acme_failed(r, &e, "Failed to fetch authorization");
         if (empty(az->identifier.value)) {
             acme_authz_free(az);
@@ -1057,7 +1078,7 @@ static step_t step_fetch_cert(run_t *r)
     if (!r->acme || r->acme->status != ACME_STATUS_VALID || empty(r->acme->certificate)) {
         acme_order_t *o = NULL;
         acme_error_t e;
-        if (acme_order_get(r->client, ctrl_str(r->obj, "status.url"), &o, &e) != 0)
+        if (ops->order_get(r->client, ctrl_str(r->obj, "status.url"), &o, &e) != 0)
             return acme_failed(r, &e, "Failed to retrieve Order resource");
         set_acme(r, o);
     }
@@ -1077,7 +1098,7 @@ static step_t step_fetch_cert(run_t *r)
     char *pem = NULL;
     size_t pem_len = 0;
     acme_error_t e;
-    if (acme_cert_fetch(r->client, o->certificate, ctrl_str(r->issuer, "spec.acme.preferredChain"), &pem, &pem_len,
+    if (ops->cert_fetch(r->client, o->certificate, ctrl_str(r->issuer, "spec.acme.preferredChain"), &pem, &pem_len,
                         &e) != 0)
         return acme_failed(r, &e, "Failed to retrieve certificate");
     if (pem_len == 0 || pem_len > INT32_MAX || count_certs(pem, pem_len) == 0) {
@@ -1115,7 +1136,7 @@ static int delete_challenge(run_t *r, json_object *ch)
     const char *name = ctrl_str(ch, "metadata.name");
     kube_delete_opts_t o = {.precondition_uid = ctrl_str(ch, "metadata.uid")};
     kube_error_t ke;
-    if (kube_delete(r->ctx->kube, &CTRL_RES_CHALLENGES, r->ns, name, &o, NULL, &ke) != 0 &&
+    if (ops->kube_delete(r->ctx->kube, &CTRL_RES_CHALLENGES, r->ns, name, &o, NULL, &ke) != 0 &&
         ke.type != KUBE_ERR_NOT_FOUND && ke.type != KUBE_ERR_CONFLICT) {
         char buf[600];
         LOG_WARN("cannot delete challenge", "order", r->key, "challenge", name, "error",
@@ -1165,7 +1186,7 @@ static step_t step_finalize(run_t *r)
     }
     acme_order_t *o = NULL;
     acme_error_t e;
-    int rc = (cur->url && cur->finalize) ? acme_order_finalize(r->client, cur, der, der_len, &o, &e) : -1;
+    int rc = (cur->url && cur->finalize) ? ops->order_finalize(r->client, cur, der, der_len, &o, &e) : -1;
     if (cur == &tmp && (!tmp.url || !tmp.finalize)) {
         acme_error_clear(&e);
         e.kind = ACME_ERR_TRANSIENT;
@@ -1192,7 +1213,7 @@ static step_t step_poll(run_t *r)
     r->polled = true;
     acme_order_t *o = NULL;
     acme_error_t e;
-    if (acme_order_get(r->client, ctrl_str(r->obj, "status.url"), &o, &e) != 0)
+    if (ops->order_get(r->client, ctrl_str(r->obj, "status.url"), &o, &e) != 0)
         return acme_failed(r, &e, "Failed to retrieve Order resource");
     copy_acme_state(r, o, NULL);
     set_acme(r, o);
@@ -1201,7 +1222,7 @@ static step_t step_poll(run_t *r)
 
 static char *client_keyauth(void *ud, const char *token)
 {
-    return acme_client_key_authorization(ud, token);
+    return ops->key_authorization(ud, token);
 }
 
 static step_t step_sync_challenges(run_t *r, json_object *required, json_object *const *owned, size_t n_owned)
@@ -1226,7 +1247,7 @@ static step_t step_sync_challenges(run_t *r, json_object *required, json_object 
             failed = true;
             continue;
         }
-        if (kube_create(r->ctx->kube, &CTRL_RES_CHALLENGES, r->ns, ch, NULL, &ke) != 0) {
+        if (ops->kube_create(r->ctx->kube, &CTRL_RES_CHALLENGES, r->ns, ch, NULL, &ke) != 0) {
             if (ke.type == KUBE_ERR_ALREADY_EXISTS)
                 continue;
             char buf[600];
@@ -1260,7 +1281,7 @@ static step_t step_challenge_failed(run_t *r, const orders_chal_summary_t *cs)
 {
     acme_order_t *o = NULL;
     acme_error_t e;
-    if (acme_order_get(r->client, ctrl_str(r->obj, "status.url"), &o, &e) != 0)
+    if (ops->order_get(r->client, ctrl_str(r->obj, "status.url"), &o, &e) != 0)
         return acme_failed(r, &e, "Failed to retrieve Order resource");
     char reason[1024];
     if (!empty(cs->failed_reason))
@@ -1283,7 +1304,7 @@ static step_t step_check_acme(run_t *r)
 {
     acme_order_t *o = NULL;
     acme_error_t e;
-    if (acme_order_get(r->client, ctrl_str(r->obj, "status.url"), &o, &e) != 0)
+    if (ops->order_get(r->client, ctrl_str(r->obj, "status.url"), &o, &e) != 0)
         return acme_failed(r, &e, "Failed to retrieve Order resource");
     copy_acme_state(r, o, NULL);
     bool pending = o->status == ACME_STATUS_PENDING;

@@ -132,4 +132,31 @@ int orders_csr_der(const char *request_b64, unsigned char **der, size_t *der_len
 /* Standard base64 (with padding, no line breaks) of data; malloc'd, NULL on allocation failure. */
 char *orders_b64_encode(const void *data, size_t len);
 
+/*
+ * Test seam: every call of the controller that leaves the process (API server, ACME server) goes through
+ * this table; the defaults are the real kube_* and acme_* functions. Unit tests install scripted ones to
+ * drive reconcile() against recorded ACME responses. Not thread-safe: set before any reconcile runs.
+ * orders_set_ops(NULL) restores the real calls.
+ */
+typedef struct orders_ops {
+    int (*kube_get)(kube_client_t *c, const kube_resource_t *r, const char *ns, const char *name, json_object **out,
+                    kube_error_t *e);
+    int (*kube_update_status)(kube_client_t *c, const kube_resource_t *r, const char *ns, const char *name,
+                              json_object *obj, json_object **out, kube_error_t *e);
+    int (*kube_create)(kube_client_t *c, const kube_resource_t *r, const char *ns, json_object *obj, json_object **out,
+                       kube_error_t *e);
+    int (*kube_delete)(kube_client_t *c, const kube_resource_t *r, const char *ns, const char *name,
+                       const kube_delete_opts_t *o, json_object **out, kube_error_t *e);
+    int (*order_new)(acme_client_t *c, const acme_order_request_t *req, acme_order_t **out, acme_error_t *e);
+    int (*order_get)(acme_client_t *c, const char *url, acme_order_t **out, acme_error_t *e);
+    int (*order_finalize)(acme_client_t *c, const acme_order_t *order, const unsigned char *csr_der, size_t csr_len,
+                          acme_order_t **out, acme_error_t *e);
+    int (*authz_get)(acme_client_t *c, const char *url, acme_authz_t **out, acme_error_t *e);
+    int (*cert_fetch)(acme_client_t *c, const char *cert_url, const char *preferred_chain, char **pem, size_t *pem_len,
+                      acme_error_t *e);
+    char *(*key_authorization)(const acme_client_t *c, const char *token);
+} orders_ops_t;
+
+void orders_set_ops(const orders_ops_t *ops);
+
 #endif
