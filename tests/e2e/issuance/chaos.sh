@@ -4,7 +4,7 @@
 # is still issued, no finalizer is left stuck, no solver pod is left behind. Then kube-apiserver is
 # restarted during issuance, and issuance completes.
 . "$(dirname "$0")/lib.sh"
-e2e_kacme
+e2e_kacme --leader-election-lease-duration=10s --leader-election-renew-deadline=7s --leader-election-retry-period=2s
 ns=$(e2e_namespace)
 e2e_issuer "e2e-chaos"
 names=()
@@ -14,10 +14,8 @@ for i in $(seq 1 6); do
 done
 for i in $(seq 1 10); do
     sleep "0.$((RANDOM % 9 + 1))"
-    pid=$(awk '{print $1}' "$(kacme_pidfile kacme-controller)")
-    kill -KILL "$pid" 2>/dev/null || true
-    log "SIGKILL $i to the controller (pid $pid)"
-    KACME_CONTROLLER_ARGS="" "$root/hack/kacme-up.sh" >/dev/null 2>&1 || fail "controller restart failed"
+    log "SIGKILL $i to the controller"
+    e2e_crash_restart kacme-controller
 done
 e2e_wait_issued "$ns" 300 "${names[@]}"
 e2e_assert_clean "$ns" 120
@@ -25,7 +23,12 @@ e2e_assert_clean "$ns" 120
 log "restarting kube-apiserver during issuance"
 e2e_cr "$ns" api1 e2e-chaos DNS:api1.chaos.kacme.test
 sleep 0.5
-kacme_stop apiserver
-"$root/hack/local-up.sh" >/dev/null || fail "local-up could not restart the apiserver"
+e2e_crash_restart apiserver
+deadline=$((SECONDS + 60))
+until kubectl get --raw /readyz >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || fail "kube-apiserver did not come back"
+    sleep 0.2
+done
+log "kube-apiserver is back"
 e2e_wait_issued "$ns" 300 api1
 e2e_assert_clean "$ns" 120

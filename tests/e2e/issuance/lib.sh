@@ -67,6 +67,25 @@ e2e_kacme() {
     fi
 }
 
+# e2e_crash_restart NAME: SIGKILL a process started by kacme_start (the controller, the apiserver) and
+# start it again with the command line its log recorded, as a supervisor would after a crash.
+e2e_crash_restart() {
+    local name=$1 pidf cmd pid
+    pidf=$(kacme_pidfile "$name")
+    cmd=$(sed -n 's/^--- [^ ]* starting: //p' "$(kacme_logfile "$name")" | tail -1)
+    [[ -n "$cmd" ]] || fail "no recorded command line for $name"
+    pid=$(awk '{print $1}' "$pidf")
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    # Gone means every thread has exited (a multi-threaded process shows Z for its leader while the other
+    # threads still hold its sockets).
+    while [[ -d "/proc/$pid" ]] && { (($(ls "/proc/$pid/task" 2>/dev/null | wc -l) > 1)) ||
+        [[ "$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$pid/stat" 2>/dev/null)" != Z ]]; }; do
+        sleep 0.05
+    done
+    # shellcheck disable=SC2086
+    kacme_start "$name" $cmd
+}
+
 # A fresh namespace (deleted at exit), waiting for its default ServiceAccount (pods need it).
 e2e_namespace() {
     local ns="e2e-$T-$RANDOM"
