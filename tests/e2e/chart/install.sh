@@ -128,6 +128,15 @@ expect_can "$ctrl" update secrets -n "$ns"
 expect_cannot "$ctrl" list secrets -A
 expect_cannot "$ctrl" watch secrets -n "$ns"
 expect_cannot "$ctrl" delete secrets -n "$ns"
+for r in pods services ingresses.networking.k8s.io orders.acme.cert-manager.io challenges.acme.cert-manager.io \
+    certificaterequests.cert-manager.io issuers.cert-manager.io; do
+    expect_can "$ctrl" list "$r" -A
+    expect_can "$ctrl" watch "$r" -A
+done
+expect_can "$ctrl" watch clusterissuers.cert-manager.io
+expect_can "$ctrl" update clusterissuers.cert-manager.io --subresource=status
+expect_can "$ctrl" create events -n default
+expect_can "$ctrl" patch challenges.acme.cert-manager.io -n default
 expect_can "$ctrl" create challenges.acme.cert-manager.io -n default
 expect_cannot "$ctrl" update orders.acme.cert-manager.io -n default
 expect_can "$ctrl" update certificaterequests.cert-manager.io --subresource=status -n default
@@ -307,10 +316,18 @@ helm uninstall "$rel" -n "$ns" --wait --timeout 120s >"$tmp/uninstall.out" 2>&1 
     { cat "$tmp/uninstall.out" >&2; fail "helm uninstall"; }
 grep -q 'kept due to the resource policy' "$tmp/uninstall.out" || fail "helm did not report kept CRDs"
 sel="app.kubernetes.io/instance=$rel"
-left=$(kubectl get deployments,replicasets,services,serviceaccounts,roles,rolebindings -n "$ns" -l "$sel" -o name
+leftovers() {
+    kubectl get deployments,replicasets,services,serviceaccounts,roles,rolebindings,poddisruptionbudgets \
+        -n "$ns" -l "$sel" -o name
     kubectl get roles,rolebindings -n "$ns" -o name | grep "$rel" || true
-    kubectl get clusterroles,clusterrolebindings,validatingwebhookconfigurations -l "$sel" -o name)
-[[ -z "$left" ]] || fail "left behind after uninstall: $left"
+    kubectl get clusterroles,clusterrolebindings,validatingwebhookconfigurations -l "$sel" -o name
+}
+# ReplicaSets (and pods) go through the garbage collector after Helm deleted their Deployment
+deadline=$((SECONDS + 60))
+until [[ -z "$(leftovers)" ]]; do
+    ((SECONDS < deadline)) || fail "left behind after uninstall: $(leftovers | tr '\n' ' ')"
+    sleep 0.5
+done
 gone() { [[ -z "$(kubectl -n "$ns" get pods -l "$sel" -o name)" ]]; }
 retry 60 "pods gone" gone
 for crd in orders.acme.cert-manager.io challenges.acme.cert-manager.io certificaterequests.cert-manager.io \
