@@ -11,7 +11,7 @@
 #      with the Challenge's reason and a failureTime; CertificateRequest Failed
 #   4. no usable solver: Warning event Solver, no Challenge; fixing the Issuer resumes the Order
 #   5. a solver change mid-order: a new Challenge (new name), the old one deleted, then issued
-#   6. kill -9 at random moments: at most one ACME order per Order from this process, still issued
+#   6. kill -9 at random moments: no process creates a second ACME order for an Order; still issued
 # ctrlorders_fakesolve (DNS-01 through challtestsrv) is the manual stand-in for the challenges controller
 # when debugging the orders controller alone.
 #
@@ -193,7 +193,7 @@ issuer slow "$HTTP"
 wait_for "order $o valid after the solver change" 60 state_is "$o" valid
 wait_for "old challenge $old gone" 30 eval '! kubectl -n '"$ns"' get challenge '"$old"' -o name'
 
-# 6. crashes at random moments: at most one ACME order per Order from this process, still issued
+# 6. crashes at random moments: still issued, never two ACME orders from one process
 for i in 1 2 3; do
     cr "crash$i" pebble "crash$i.$dom" "crash$i-b.$dom"
     for _ in 1 2 3; do
@@ -204,7 +204,10 @@ for i in 1 2 3; do
     wait_for "order of cr crash$i" 30 has_order "crash$i"
     o=$(order_of "crash$i")
     wait_for "order $o valid" 60 state_is "$o" valid
-    n=$(grep -c "\"ACME order created\" order=\"$ns/$o\"" "$work/ctrl.log" || true)
-    (( n <= 1 )) || fail "$o: $n ACME orders created"
+    # newOrder and the status write that records its URL cannot be atomic: a kill -9 between them costs
+    # one abandoned ACME order, but a running process must never create a second one (stale cache)
+    dup=$(grep "\"ACME order created\" order=\"$ns/$o\"" "$work/ctrl.log" | awk '{print $3}' | sort | uniq -d)
+    [[ -z $dup ]] || fail "$o: process $dup created more than one ACME order"
+    [[ $(jp "order/$o" '{.status.url}') == https://* ]] || fail "$o: no status.url"
 done
 echo "it_orders: PASS"
