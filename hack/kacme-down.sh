@@ -11,6 +11,8 @@ kacme_config_load
 kacme_stop kacme-controller
 kacme_stop kacme-webhook
 rm -f "$KACME_LOCAL_DIR/kacme-controller.args"
+# no longer part of the environment that local-up checks for health
+[[ -f "$KACME_LOCAL_DIR/pids/order" ]] && sed -i '/^kacme-controller$/d; /^kacme-webhook$/d' "$KACME_LOCAL_DIR/pids/order"
 if [[ -f "$KACME_LOCAL_DIR/env.sh" ]]; then
     # shellcheck disable=SC1091
     . "$KACME_LOCAL_DIR/env.sh"
