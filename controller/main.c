@@ -23,6 +23,7 @@
 #include "kube/leader.h"
 #include "ops/health.h"
 #include "util/http.h"
+#include "util/duration.h"
 #include "util/log.h"
 #include "util/version.h"
 
@@ -97,48 +98,6 @@ static void usage(FILE *f)
             "  --internal-healthz-listen-address ADDR    /livez /healthz /readyz (default 0.0.0.0:9403)\n"
             "  --v N, --logging-format text|json, --version, --help\n",
             kacme_version());
-}
-
-/* Go-style duration: "10s", "1m30s", "500ms", "2h", or plain seconds. Returns 0 or -1. */
-static int parse_duration_ms(const char *s, int64_t *out)
-{
-    int64_t total = 0;
-    const char *p = s;
-    if (!s || !*s)
-        return -1;
-    char *end;
-    errno = 0;
-    long long plain = strtoll(s, &end, 10);
-    if (*end == '\0' && errno == 0 && plain >= 0) {
-        *out = plain * 1000;
-        return 0;
-    }
-    while (*p) {
-        errno = 0;
-        double v = strtod(p, &end);
-        if (end == p || errno || v < 0)
-            return -1;
-        p = end;
-        double mul;
-        if (strncmp(p, "ms", 2) == 0) {
-            mul = 1;
-            p += 2;
-        } else if (*p == 's') {
-            mul = 1000;
-            p++;
-        } else if (*p == 'm') {
-            mul = 60000;
-            p++;
-        } else if (*p == 'h') {
-            mul = 3600000;
-            p++;
-        } else {
-            return -1;
-        }
-        total += (int64_t)(v * mul);
-    }
-    *out = total;
-    return 0;
 }
 
 static int parse_bool(const char *s, bool *out)
@@ -388,10 +347,10 @@ int main(int argc, char **argv)
         case O_WORKERS: bad = parse_int(optarg, 1, 100, &opts.concurrent_workers) != 0; break;
         case O_MAXCC: bad = parse_int(optarg, 1, 100000, &opts.max_concurrent_challenges) != 0; break;
         case O_MAXPS: bad = parse_int(optarg, 1, 100000, &opts.max_challenges_per_schedule) != 0; break;
-        case O_RETRY: bad = parse_duration_ms(optarg, &opts.check_retry_period_ms) != 0; break;
+        case O_RETRY: bad = util_parse_duration_ms(optarg, &opts.check_retry_period_ms) != 0; break;
         case O_DNS01_NS: dns01.recursive_nameservers = optarg; break;
         case O_DNS01_NS_ONLY: bad = parse_bool(optarg, &dns01.recursive_nameservers_only) != 0; break;
-        case O_DNS01_SETTLE: bad = parse_duration_ms(optarg, &dns01.check_settle_period_ms) != 0; break;
+        case O_DNS01_SETTLE: bad = util_parse_duration_ms(optarg, &dns01.check_settle_period_ms) != 0; break;
         case O_APPROVE: bad = parse_bool(optarg, &opts.auto_approve) != 0; break;
         case O_IMAGE: opts.solver_image = optarg; break;
         case O_RQCPU: opts.solver_request_cpu = optarg; break;
@@ -402,7 +361,7 @@ int main(int argc, char **argv)
         case O_NS_SOLVER: opts.solver_nameservers = optarg; break;
         case O_EXTRA: opts.solver_extra_labels = optarg; break;
         case O_PASSES: bad = parse_int(optarg, 1, 100, &opts.selfcheck_passes) != 0; break;
-        case O_SPACING: bad = parse_duration_ms(optarg, &opts.selfcheck_spacing_ms) != 0; break;
+        case O_SPACING: bad = util_parse_duration_ms(optarg, &opts.selfcheck_spacing_ms) != 0; break;
         case O_QPS: {
             char *end;
             f.qps = strtod(optarg, &end);
@@ -412,9 +371,9 @@ int main(int argc, char **argv)
         case O_BURST: bad = parse_int(optarg, 1, 100000, &f.burst) != 0; break;
         case O_LE: bad = parse_bool(optarg, &f.leader_elect) != 0; break;
         case O_LENS: f.le_namespace = optarg; break;
-        case O_LEDUR: bad = parse_duration_ms(optarg, &f.le_lease_ms) != 0; break;
-        case O_LERENEW: bad = parse_duration_ms(optarg, &f.le_renew_ms) != 0; break;
-        case O_LERETRY: bad = parse_duration_ms(optarg, &f.le_retry_ms) != 0; break;
+        case O_LEDUR: bad = util_parse_duration_ms(optarg, &f.le_lease_ms) != 0; break;
+        case O_LERENEW: bad = util_parse_duration_ms(optarg, &f.le_renew_ms) != 0; break;
+        case O_LERETRY: bad = util_parse_duration_ms(optarg, &f.le_retry_ms) != 0; break;
         case O_METRICS: f.metrics_addr = optarg; break;
         case O_HEALTHZ: f.healthz_addr = optarg; break;
         case O_V: bad = parse_int(optarg, 0, 10, &f.verbosity) != 0; break;

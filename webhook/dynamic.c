@@ -26,11 +26,6 @@
 
 #define MAX_PEM (64 * 1024)
 
-int dynamic_parse_duration(const char *s, double *seconds)
-{
-    return vparse_go_duration(s, seconds);
-}
-
 /* ---- OpenSSL helpers ---- */
 
 static X509 *pem_cert(const char *pem, size_t len)

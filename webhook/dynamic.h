@@ -42,8 +42,6 @@ bool dynamic_ready(void);
 /* Stops the loop; safe to call when never started. */
 void dynamic_stop(void);
 
-/* Parses a Go duration string into seconds. 0 or -1. */
-int dynamic_parse_duration(const char *s, double *seconds);
 
 /* ---- pure helpers (unit-tested) ---- */
 

@@ -13,6 +13,7 @@
 #include "ops/health.h"
 #include "server.h"
 #include "servingcert.h"
+#include "util/duration.h"
 #include "util/log.h"
 #include "util/version.h"
 
@@ -135,7 +136,7 @@ static int parse(int argc, char **argv, struct opts *o)
                 goto bad;
             break;
         case O_LEAF:
-            if (dynamic_parse_duration(optarg, &o->leaf_seconds) < 0 || o->leaf_seconds < 60)
+            if (util_parse_duration(optarg, &o->leaf_seconds) < 0 || o->leaf_seconds < 60)
                 goto bad;
             break;
         case O_WHC: o->webhook_config = optarg; break;

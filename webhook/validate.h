@@ -66,8 +66,6 @@ bool vjempty(json_object *obj, const char *key);
 /* Decodes standard base64 (padding optional, whitespace skipped) into a malloc'd buffer. -1 on bad input. */
 int vbase64_decode(const char *in, unsigned char **out, size_t *outlen);
 
-/* Parses a Go duration ("1h30m", "-5s", "0"). Returns 0 and the sign/value in seconds, -1 if malformed. */
-int vparse_go_duration(const char *s, double *seconds);
 
 /* The CA-footgun checks over one set of identifiers: DNS name syntax, duplicates (IPs by value), CN over
  * 64 bytes, CN not among the SANs, nothing at all; warnings for wildcard overlap and private IPs. Paths are

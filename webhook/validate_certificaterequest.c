@@ -2,6 +2,7 @@
 /* CertificateRequest admission: the CSR parses and its names pass the CA-footgun checks (kacme-decisions.md);
  * spec and the Approved/Denied conditions are immutable once set. Names taken from the CSR are reported under
  * the virtual paths spec.request.dnsNames[i], spec.request.ipAddresses[i] and spec.request.commonName. */
+#include "util/duration.h"
 #include "validate.h"
 
 #include <stdio.h>
@@ -88,7 +89,7 @@ void validate_certificaterequest(enum admission_op op, json_object *oldobj, json
     }
     const char *d = vjstr(spec, "duration");
     double secs;
-    if (d && *d && (vparse_go_duration(d, &secs) < 0 || secs <= 0))
+    if (d && *d && (util_parse_duration(d, &secs) < 0 || secs <= 0))
         admission_err_str(r, FE_INVALID, d, "must be a positive duration such as \"2160h\"", "spec.duration");
     const char *req = vjstr(spec, "request");
     if (!req || !*req) {

@@ -88,46 +88,6 @@ int vbase64_decode(const char *in, unsigned char **out, size_t *outlen)
     return 0;
 }
 
-int vparse_go_duration(const char *s, double *seconds)
-{
-    if (!s || !*s)
-        return -1;
-    const char *p = s;
-    double sign = 1;
-    if (*p == '-' || *p == '+') {
-        sign = *p == '-' ? -1 : 1;
-        p++;
-    }
-    if (strcmp(p, "0") == 0) {
-        *seconds = 0;
-        return 0;
-    }
-    if (!*p)
-        return -1;
-    double total = 0;
-    while (*p) {
-        if (!isdigit((unsigned char)*p) && *p != '.')
-            return -1;
-        char *end = NULL;
-        double v = strtod(p, &end);
-        if (end == p)
-            return -1;
-        p = end;
-        double unit;
-        if (strncmp(p, "ns", 2) == 0) { unit = 1e-9; p += 2; }
-        else if (strncmp(p, "us", 2) == 0) { unit = 1e-6; p += 2; }
-        else if (strncmp(p, "\xc2\xb5s", 3) == 0) { unit = 1e-6; p += 3; }
-        else if (strncmp(p, "ms", 2) == 0) { unit = 1e-3; p += 2; }
-        else if (*p == 's') { unit = 1; p++; }
-        else if (*p == 'm') { unit = 60; p++; }
-        else if (*p == 'h') { unit = 3600; p++; }
-        else return -1;
-        total += v * unit;
-    }
-    *seconds = sign * total;
-    return 0;
-}
-
 static size_t jlen(json_object *a)
 {
     return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;

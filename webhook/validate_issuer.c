@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Issuer / ClusterIssuer admission: behaviour reference §2.3 plus kacme's CA-footgun checks. */
+#include "util/duration.h"
 #include "validate.h"
 
 #include <ctype.h>
@@ -293,7 +294,7 @@ static void solver(admission_result_t *r, json_object *s, const char *path)
     }
     const char *w = vjstr(s, "waitInsteadOfSelfCheck");
     double secs;
-    if (w && *w && (vparse_go_duration(w, &secs) < 0 || secs < 0))
+    if (w && *w && (util_parse_duration(w, &secs) < 0 || secs < 0))
         admission_err_str(r, FE_INVALID, w, "must be a non-negative duration", "%s.waitInsteadOfSelfCheck", path);
     json_object *sel = vjget(s, "selector");
     json_object *names = vjget(sel, "dnsNames");

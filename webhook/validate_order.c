@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Order admission: kacme-decisions.md "Immutability" and behaviour reference §2.1 (set-once status). */
+#include "util/duration.h"
 #include "validate.h"
 
 #include <stdio.h>
@@ -184,6 +185,6 @@ void validate_order(enum admission_op op, json_object *oldobj, json_object *newo
     csr_matches(r, spec);
     const char *d = vjstr(spec, "duration");
     double secs;
-    if (d && *d && (vparse_go_duration(d, &secs) < 0 || secs <= 0))
+    if (d && *d && (util_parse_duration(d, &secs) < 0 || secs <= 0))
         admission_err_str(r, FE_INVALID, d, "must be a positive duration such as \"2160h\"", "spec.duration");
 }
