@@ -14,6 +14,7 @@
 #include "http01/selfcheck.h"
 #include "solver.h"
 #include "solverpicker.h"
+#include "util/duration.h"
 #include "util/log.h"
 
 #define CHALLENGE_API_VERSION "acme.cert-manager.io/v1"
@@ -592,7 +593,7 @@ static bool wait_instead_of_self_check(run_t *r)
     int64_t wait_ms = 0;
     if (!w)
         return false;
-    if (orders_parse_go_duration(w, &wait_ms) != 0) {
+    if (util_parse_duration_ms(w, &wait_ms) != 0) {
         char reason[160];
         snprintf(reason, sizeof(reason), "invalid solver.waitInsteadOfSelfCheck \"%.64s\"", w);
         set_state(r, "errored", reason);

@@ -16,6 +16,7 @@
 #include "accounts.h"
 #include "names.h"
 #include "solverpicker.h"
+#include "util/duration.h"
 #include "util/log.h"
 #include "x509/names.h"
 
@@ -163,75 +164,6 @@ fail:
 }
 
 /* ---- Go durations ---- */
-
-int orders_parse_go_duration(const char *s, int64_t *out_ms)
-{
-    if (!s || !*s)
-        return -1;
-    const char *p = s;
-    if (*p == '+')
-        p++;
-    else if (*p == '-')
-        return -1;
-    if (strcmp(p, "0") == 0) {
-        *out_ms = 0;
-        return 0;
-    }
-    if (!*p)
-        return -1;
-    double total = 0;
-    while (*p) {
-        double v = 0;
-        bool digits = false;
-        while (isdigit((unsigned char)*p)) {
-            v = v * 10 + (*p - '0');
-            digits = true;
-            p++;
-        }
-        if (*p == '.') {
-            p++;
-            double scale = 0.1;
-            while (isdigit((unsigned char)*p)) {
-                v += (*p - '0') * scale;
-                scale /= 10;
-                digits = true;
-                p++;
-            }
-        }
-        if (!digits)
-            return -1;
-        double unit;
-        if (strncmp(p, "ns", 2) == 0) {
-            unit = 1e-6;
-            p += 2;
-        } else if (strncmp(p, "us", 2) == 0) {
-            unit = 1e-3;
-            p += 2;
-        } else if (strncmp(p, "\xc2\xb5s", 3) == 0 || strncmp(p, "\xce\xbcs", 3) == 0) {
-            unit = 1e-3;
-            p += 3;
-        } else if (strncmp(p, "ms", 2) == 0) {
-            unit = 1;
-            p += 2;
-        } else if (*p == 's') {
-            unit = 1000;
-            p++;
-        } else if (*p == 'm') {
-            unit = 60000;
-            p++;
-        } else if (*p == 'h') {
-            unit = 3600000;
-            p++;
-        } else {
-            return -1;
-        }
-        total += v * unit;
-        if (total > 9.0e15) /* ~285,000 years: Go's int64 nanoseconds overflow far earlier */
-            return -1;
-    }
-    *out_ms = (int64_t)total;
-    return 0;
-}
 
 /* ---- required Challenges (§5.4) ---- */
 
@@ -951,7 +883,7 @@ static step_t step_create_order(run_t *r)
     const char *duration = ctrl_str(spec, "duration");
     if (!empty(duration)) {
         int64_t ms;
-        if (orders_parse_go_duration(duration, &ms) != 0) {
+        if (util_parse_duration_ms(duration, &ms) != 0) {
             free(ids);
             snprintf(reason, sizeof(reason), "Failed to create Order: invalid spec.duration %.64s", duration);
             set_state(r, "errored", reason);

@@ -43,10 +43,6 @@ bool orders_state_is_final(const char *state);
  */
 int orders_identifiers(json_object *spec, acme_identifier_t **out, size_t *n, char *err, size_t errlen);
 
-/* Parses a Go duration ("2160h0m0s", "90m", "1.5h", "300ms", "0") into milliseconds. Negative or
- * malformed → -1. */
-int orders_parse_go_duration(const char *s, int64_t *out_ms);
-
 /* Returns a malloc'd key authorization for token (RFC 8555 §8.1), or NULL on failure. */
 typedef char *(*orders_keyauth_fn)(void *ud, const char *token);
 

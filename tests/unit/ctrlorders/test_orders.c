@@ -19,6 +19,7 @@
 #include "acme/acme_key.h"
 #include "names.h"
 #include "orders.h"
+#include "util/duration.h"
 #include "solverpicker.h"
 
 static json_object *fixture(const char *name)
@@ -135,24 +136,24 @@ static void test_go_duration(void **state)
 {
     (void)state;
     int64_t ms = -1;
-    assert_int_equal(orders_parse_go_duration("2160h0m0s", &ms), 0);
+    assert_int_equal(util_parse_duration_ms("2160h0m0s", &ms), 0);
     assert_int_equal(ms, 2160LL * 3600 * 1000);
-    assert_int_equal(orders_parse_go_duration("1h30m", &ms), 0);
+    assert_int_equal(util_parse_duration_ms("1h30m", &ms), 0);
     assert_int_equal(ms, 5400000);
-    assert_int_equal(orders_parse_go_duration("1.5h", &ms), 0);
+    assert_int_equal(util_parse_duration_ms("1.5h", &ms), 0);
     assert_int_equal(ms, 5400000);
-    assert_int_equal(orders_parse_go_duration("300ms", &ms), 0);
+    assert_int_equal(util_parse_duration_ms("300ms", &ms), 0);
     assert_int_equal(ms, 300);
-    assert_int_equal(orders_parse_go_duration("0", &ms), 0);
+    assert_int_equal(util_parse_duration_ms("0", &ms), 0);
     assert_int_equal(ms, 0);
-    assert_int_equal(orders_parse_go_duration("90m", &ms), 0);
+    assert_int_equal(util_parse_duration_ms("90m", &ms), 0);
     assert_int_equal(ms, 5400000);
-    assert_int_equal(orders_parse_go_duration("1500us", &ms), 0);
+    assert_int_equal(util_parse_duration_ms("1500us", &ms), 0);
     assert_int_equal(ms, 1);
     const char *bad[] = {"", "h", "10", "-1h", "1x", "1h-", "1.h2", "999999999999999h"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_int_equal(orders_parse_go_duration(bad[i], &ms), -1);
-    assert_int_equal(orders_parse_go_duration(NULL, &ms), -1);
+        assert_int_equal(util_parse_duration_ms(bad[i], &ms), -1);
+    assert_int_equal(util_parse_duration_ms(NULL, &ms), -1);
 }
 
 /* ---- required Challenges ---- */
