@@ -47,6 +47,7 @@ struct kube_client {
     time_t token_read_at;
 
     pthread_mutex_t rl_mu; /* token bucket */
+    atomic_bool apf;       /* the server does API Priority & Fairness: no client-side limit needed */
     double qps;
     double burst;
     double tokens;
@@ -262,6 +263,8 @@ static void rate_limit(kube_client_t *c)
     struct timespec now;
     double wait_s = 0, dt;
 
+    if (atomic_load(&c->apf))
+        return;
     pthread_mutex_lock(&c->rl_mu);
     clock_gettime(CLOCK_MONOTONIC, &now);
     dt = (double)(now.tv_sec - c->rl_last.tv_sec) + (double)(now.tv_nsec - c->rl_last.tv_nsec) / 1e9;
@@ -424,6 +427,13 @@ static int do_call(kube_client_t *c, const call_t *k, json_object **out, kube_er
         if (hrc < 0) {
             kube_error_transport(e, err, looks_like_timeout(err));
             goto out;
+        }
+        /* Like client-go (and cert-manager's --kube-api-qps): when the server answers with Priority &
+         * Fairness headers it protects itself and shares capacity fairly, so the client bucket only slows
+         * us down. */
+        if (!atomic_load(&c->apf) && http_response_header(&resp, "X-Kubernetes-PF-FlowSchema-UID")) {
+            atomic_store(&c->apf, true);
+            LOG_V(1, "API Priority and Fairness detected: client-side rate limiting off", "server", c->server);
         }
         if (resp.status >= 200 && resp.status < 300) {
             if (out && resp.body && resp.body_len > 0) {

@@ -16,7 +16,8 @@
  * Thread-safe: one kube_client_t is shared by every informer and worker thread. Connections are reused
  * (lib/util/http.h shared cache; HTTP/2 over TLS where libcurl offers it). Every request is rate-limited by
  * a client-side token bucket (qps/burst, like --kube-api-qps/--kube-api-burst; the call blocks until a
- * token is available: this is the rate limiter, not a sleep in a reconcile path). A 429 answer is retried
+ * token is available: this is the rate limiter, not a sleep in a reconcile path), switched off once the
+ * server shows API Priority & Fairness (X-Kubernetes-PF-FlowSchema-UID), as client-go does. A 429 answer is retried
  * after its Retry-After (capped at 10 s each, at most max_retries times), then returned as
  * KUBE_ERR_TOO_MANY_REQUESTS.
  *
