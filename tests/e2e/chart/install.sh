@@ -203,7 +203,7 @@ if [[ -n "${KACME_CHART_E2E_SKIP_ISSUE:-}" ]]; then
 else
 if [[ $scope == cluster ]]; then
     ikind=ClusterIssuer
-    imeta="name: $issuer"
+    imeta="{name: $issuer}"
 else
     ikind=Issuer
     imeta="{name: $issuer, namespace: $ns}"
