@@ -239,21 +239,6 @@ static void test_result_rendering(void **state)
     admission_result_clear(&r);
 }
 
-static void test_go_duration(void **state)
-{
-    (void)state;
-    double s;
-    assert_int_equal(vparse_go_duration("1h30m", &s), 0);
-    assert_true(s == 5400);
-    assert_int_equal(vparse_go_duration("-5s", &s), 0);
-    assert_true(s == -5);
-    assert_int_equal(vparse_go_duration("0", &s), 0);
-    assert_int_equal(vparse_go_duration("1.5ms", &s), 0);
-    assert_int_equal(vparse_go_duration("5", &s), -1);
-    assert_int_equal(vparse_go_duration("h", &s), -1);
-    assert_int_equal(vparse_go_duration("", &s), -1);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,7 +246,6 @@ int main(void)
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_identifiers_cn_too_long),
         cmocka_unit_test(test_result_rendering),
-        cmocka_unit_test(test_go_duration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
