@@ -20,15 +20,15 @@
 #
 # KACME_CHART_E2E_SCOPE=namespace runs the controller with --namespace and a namespaced Issuer instead of a
 # ClusterIssuer: for running this test by hand while other tests share the environment (an all-namespace
-# controller would also reconcile their CertificateRequests and Issuers). CI runs tests one at a time and uses
-# the default, cluster.
+# controller would also reconcile their CertificateRequests and Issuers). Default: cluster, or namespace when
+# another kacme controller already serves the whole cluster (see below). CI runs tests one at a time.
 set -euo pipefail
 root=${KACME_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
 L=${KACME_LOCAL_DIR:-$root/_local}
 # shellcheck disable=SC1091
 . "$L/env.sh"
 chart=$root/charts/kacme
-scope=${KACME_CHART_E2E_SCOPE:-cluster}
+scope=${KACME_CHART_E2E_SCOPE:-}
 command -v helm >/dev/null || { echo "helm not found (hack/k8s-tools.sh builds it)" >&2; exit 1; }
 
 id=$$
@@ -88,6 +88,22 @@ YAML
 }
 pod_of() { kubectl -n "$ns" get pods -l "app.kubernetes.io/instance=$rel,app.kubernetes.io/component=$1" \
     -o jsonpath='{range .items[*]}{.metadata.name}{" "}{end}'; }
+
+# Another kacme controller serving the whole cluster (hack/kacme-up.sh, the demo: Lease kube-system/kacme-controller
+# renewed within its duration) would also reconcile our ClusterIssuer with an ACME account of its own (its
+# cluster resource namespace differs) and the two would fight over the Order. A namespaced Issuer keeps its
+# account key in its own namespace, so both controllers share one account: use that scope then.
+if [[ -z $scope ]]; then
+    scope=cluster
+    lease=$(kubectl -n kube-system get lease kacme-controller \
+        -o jsonpath='{.spec.holderIdentity} {.spec.renewTime} {.spec.leaseDurationSeconds}' 2>/dev/null || true)
+    read -r holder renew duration <<<"$lease"
+    if [[ -n "${holder:-}" && -n "${renew:-}" ]] &&
+        (($(date +%s) - $(date -d "$renew" +%s) < ${duration:-60})); then
+        scope=namespace
+        echo "note: another kacme controller ($holder) serves the cluster: Issuer scope instead of ClusterIssuer"
+    fi
+fi
 
 # Values of this install; everything else is the chart's default.
 ctrl_args=("--acme-http01-solver-nameservers=$KACME_DNS_SERVER")
