@@ -46,7 +46,22 @@ cleanup() {
     helm uninstall "$rel" -n "$ns" --wait --timeout 60s >/dev/null 2>&1 || true
     kubectl delete clusterissuer "$issuer" --ignore-not-found --wait=false >/dev/null 2>&1 || true
     kubectl delete ns "$ns" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+    unown_crds >/dev/null 2>&1 || true
     rm -rf "$tmp"
+}
+# leaves the kept CRDs as other tests expect them: not owned by a release that no longer exists
+unown_crds() {
+    local c crds=()
+    for c in orders.acme.cert-manager.io challenges.acme.cert-manager.io certificaterequests.cert-manager.io \
+        issuers.cert-manager.io clusterissuers.cert-manager.io; do
+        [[ "$(kubectl get crd "$c" -o jsonpath='{.metadata.annotations.meta\.helm\.sh/release-name}' 2>/dev/null)" == \
+            "$rel" ]] && crds+=("$c")
+    done
+    ((${#crds[@]})) || return 0
+    kubectl annotate crd "${crds[@]}" meta.helm.sh/release-name- meta.helm.sh/release-namespace- \
+        helm.sh/resource-policy- >/dev/null
+    kubectl label crd "${crds[@]}" app.kubernetes.io/instance- app.kubernetes.io/managed-by- helm.sh/chart- \
+        app.kubernetes.io/version- >/dev/null
 }
 trap cleanup EXIT
 logs() {
@@ -353,13 +368,7 @@ done
 [[ -n "${KACME_CHART_E2E_SKIP_ISSUE:-}" ]] || kubectl -n "$ns" get certificaterequest chart >/dev/null ||
     fail "the CertificateRequest went with the release"
 echo "ok: release objects removed, CRDs and their objects kept"
-# leave the kept CRDs as other tests expect them: not owned by a release that no longer exists
-crds=(orders.acme.cert-manager.io challenges.acme.cert-manager.io certificaterequests.cert-manager.io
-    issuers.cert-manager.io clusterissuers.cert-manager.io)
-kubectl annotate crd "${crds[@]}" meta.helm.sh/release-name- meta.helm.sh/release-namespace- \
-    helm.sh/resource-policy- >/dev/null
-kubectl label crd "${crds[@]}" app.kubernetes.io/instance- app.kubernetes.io/managed-by- helm.sh/chart- \
-    app.kubernetes.io/version- >/dev/null
+unown_crds
 echo "(not managed by Helm, removed with the namespace: Secret $wh-ca, the account key, Lease kacme-controller)"
 
 printf '\ne2e chart install: PASSED (%ds)\n' "$SECONDS"
