@@ -3,6 +3,7 @@
  * certificaterequests-issuer-acme (with the approver folded in): CertificateRequest → Order
  * (cert-manager-behaviour.md §5.7).
  */
+#include "util/base64.h"
 #include "certificaterequests.h"
 
 #include <arpa/inet.h>
@@ -301,7 +302,7 @@ static kube_reconcile_result_t sign(ctrl_ctx_t *ctx, json_object *orig, json_obj
     json_object *order = NULL, *existing = NULL;
     char err[256] = "", eb[600];
 
-    if (!req || ctrl_base64_decode(req, CR_REQUEST_B64_MAX, &der, &derlen) < 0) {
+    if (!req || util_base64_decode(req, CR_REQUEST_B64_MAX, &der, &derlen) < 0) {
         failed(ctx, orig, obj, "RequestParsingError", "Failed to decode CSR in spec.request: not valid base64");
         goto out;
     }
@@ -368,7 +369,7 @@ static kube_reconcile_result_t sign(ctrl_ctx_t *ctx, json_object *orig, json_obj
         pending(ctx, orig, obj, "OrderPending", "Waiting for order %s/%s to store its certificate", ns, oname);
         goto out;
     }
-    if (ctrl_base64_decode(cert, CERT_CHAIN_MAX, &chain, &chainlen) < 0 ||
+    if (util_base64_decode(cert, CERT_CHAIN_MAX, &chain, &chainlen) < 0 ||
         !ctrl_cr_cert_matches_csr(chain, chainlen, csr)) {
         /* a certificate that can't be read, or for another key, is useless: start over with a fresh Order */
         kube_delete_opts_t dopts = {.precondition_uid = ctrl_str(existing, "metadata.uid")};

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The DNS-01 solver: controller glue over lib/dns01/solver.h (see dns01.h). */
+#include "util/base64.h"
 #include "dns01.h"
 
 #ifndef KACME_DNS01_SOLVER
@@ -109,7 +110,7 @@ static int secret_value(void *ud, const char *ns, const char *name, const char *
         snprintf(err, errlen, "key \"%s\" not found in secret %s/%s", key, ns, name);
         goto out;
     }
-    if (ctrl_base64_decode(json_object_get_string(v), outlen - 1, &buf, &len) != 0 || len >= outlen) {
+    if (util_base64_decode(json_object_get_string(v), outlen - 1, &buf, &len) != 0 || len >= outlen) {
         snprintf(err, errlen, "key \"%s\" of secret %s/%s is not valid base64 data", key, ns, name);
         goto out;
     }

@@ -3,6 +3,7 @@
  * issuers / clusterissuers controllers: ACME account registration and the Ready condition
  * (cert-manager-behaviour.md §8.2; the step numbers below are §8.2's).
  */
+#include "util/base64.h"
 #include "issuers.h"
 
 #include <ctype.h>
@@ -112,66 +113,6 @@ bool ctrl_issuers_fast_path(json_object *issuer, const char *key_hash)
     return h && key_hash && *key_hash && strcmp(h, key_hash) == 0;
 }
 
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-int ctrl_base64_decode(const char *s, size_t max, unsigned char **out, size_t *outlen)
-{
-    if (!s || !out || !outlen)
-        return -1;
-    *out = NULL;
-    *outlen = 0;
-    size_t slen = strlen(s);
-    if (slen / 4 * 3 > max + 3)
-        return -1;
-    unsigned char *buf = malloc(slen / 4 * 3 + 4);
-    if (!buf)
-        return -1;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0, pad = 0;
-    for (size_t i = 0; i < slen; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-            continue;
-        if (c == '=') {
-            pad++;
-            continue;
-        }
-        int v = b64val(c);
-        if (v < 0 || pad > 0)
-            goto fail; /* garbage, or data after padding */
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    /* 6 leftover bits can not come from whole bytes; more than 2 '=' is never valid */
-    if (bits >= 6 || pad > 2 || o > max)
-        goto fail;
-    buf[o] = '\0';
-    *out = buf;
-    *outlen = o;
-    return 0;
-fail:
-    free(buf);
-    return -1;
-}
-
 /* ---- the sync ---- */
 
 enum setup_kind {
@@ -225,7 +166,7 @@ static int secret_value(json_object *secret, const char *entry, unsigned char **
     json_object *data = ctrl_get(secret, "data"), *v = NULL;
     if (!data || !json_object_object_get_ex(data, entry, &v) || !json_object_is_type(v, json_type_string))
         return -1;
-    if (ctrl_base64_decode(json_object_get_string(v), SECRET_VALUE_MAX, out, outlen) < 0)
+    if (util_base64_decode(json_object_get_string(v), SECRET_VALUE_MAX, out, outlen) < 0)
         return -1;
     if (*outlen == 0) {
         free(*out);
@@ -374,7 +315,7 @@ static acme_client_t *new_client(ctrl_ctx_t *ctx, json_object *acme, acme_key_t 
     const char *ca_b64 = ctrl_str(acme, "caBundle");
     unsigned char *ca = NULL;
     size_t calen = 0;
-    if (ca_b64 && *ca_b64 && (ctrl_base64_decode(ca_b64, CA_BUNDLE_MAX, &ca, &calen) < 0 || calen == 0)) {
+    if (ca_b64 && *ca_b64 && (util_base64_decode(ca_b64, CA_BUNDLE_MAX, &ca, &calen) < 0 || calen == 0)) {
         free(ca);
         fail(r, SETUP_NORETRY, "InvalidConfig", NULL, "spec.acme.caBundle is not a base64-encoded PEM bundle");
         return NULL;

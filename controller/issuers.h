@@ -59,9 +59,4 @@ int ctrl_issuers_url_host(const char *url, char *buf, size_t len);
  * lastPrivateKeyHash equal to key_hash. Then the account needs no ACME call. */
 bool ctrl_issuers_fast_path(json_object *issuer, const char *key_hash);
 
-/* Standard base64 (RFC 4648 §4, padding optional, whitespace ignored) of s into a malloc'd buffer with a NUL
- * byte appended (*out, caller frees) and its length without the NUL (*outlen). Refuses decoded sizes above
- * max. Returns 0 or -1. Used for Secret data, caBundle, CSRs and certificates in CR/Order JSON. */
-int ctrl_base64_decode(const char *s, size_t max, unsigned char **out, size_t *outlen);
-
 #endif

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "util/base64.h"
 #include "orders.h"
 
 #include <ctype.h>
@@ -446,57 +447,6 @@ char *orders_b64_encode(const void *data, size_t len)
     return out;
 }
 
-static int b64_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Standard base64 (padding optional, whitespace ignored) → malloc'd bytes. -1 on a bad character. */
-static int b64_decode(const char *in, unsigned char **out, size_t *outlen)
-{
-    size_t n = strlen(in);
-    unsigned char *buf = malloc(n / 4 * 3 + 3), *w = buf;
-    if (!buf)
-        return -1;
-    unsigned acc = 0;
-    int bits = 0;
-    bool pad = false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)in[i];
-        if (isspace(c))
-            continue;
-        if (c == '=') {
-            pad = true;
-            continue;
-        }
-        int v = b64_val(c);
-        if (v < 0 || pad) {
-            free(buf);
-            return -1;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            *w++ = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    *out = buf;
-    *outlen = (size_t)(w - buf);
-    return 0;
-}
-
 int orders_csr_der(const char *request_b64, unsigned char **der, size_t *der_len, char *err, size_t errlen)
 {
     *der = NULL;
@@ -511,7 +461,7 @@ int orders_csr_der(const char *request_b64, unsigned char **der, size_t *der_len
     }
     unsigned char *raw = NULL;
     size_t rawlen = 0;
-    if (b64_decode(request_b64, &raw, &rawlen) != 0 || rawlen == 0) {
+    if (util_base64_decode(request_b64, REQUEST_B64_MAX, &raw, &rawlen) != 0 || rawlen == 0) {
         free(raw);
         seterr(err, errlen, "spec.request is not base64");
         return -1;

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "util/base64.h"
 #include "dynamic.h"
 
 #include <pthread.h>
@@ -302,7 +303,7 @@ static char *secret_value(json_object *secret, const char *key, size_t *len)
     unsigned char *out = NULL;
     size_t l = 0;
     *len = 0;
-    if (!v || vbase64_decode(v, &out, &l) < 0)
+    if (!v || util_base64_decode(v, WEBHOOK_B64_MAX, &out, &l) < 0)
         return NULL;
     char *s = realloc(out, l + 1);
     if (!s) {
@@ -461,7 +462,7 @@ static bool bundle_has(const char *have, const char *pem)
 {
     unsigned char *d = NULL;
     size_t l = 0;
-    if (!have || vbase64_decode(have, &d, &l) < 0)
+    if (!have || util_base64_decode(have, WEBHOOK_B64_MAX, &d, &l) < 0)
         return false;
     bool found = memmem(d, l, pem, strlen(pem)) != NULL;
     free(d);

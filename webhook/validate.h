@@ -63,9 +63,8 @@ const char *vjstr(json_object *obj, const char *key);
 /* True when member is absent, null, "" , empty array or empty object. */
 bool vjempty(json_object *obj, const char *key);
 
-/* Decodes standard base64 (padding optional, whitespace skipped) into a malloc'd buffer. -1 on bad input. */
-int vbase64_decode(const char *in, unsigned char **out, size_t *outlen);
-
+/* Decoded size cap for base64 fields (CSRs, caBundles, Secret data): no AdmissionReview body exceeds it. */
+#define WEBHOOK_B64_MAX (3u * 1024u * 1024u)
 
 /* The CA-footgun checks over one set of identifiers: DNS name syntax, duplicates (IPs by value), CN over
  * 64 bytes, CN not among the SANs, nothing at all; warnings for wildcard overlap and private IPs. Paths are

@@ -2,6 +2,7 @@
 /* CertificateRequest admission: the CSR parses and its names pass the CA-footgun checks (kacme-decisions.md);
  * spec and the Approved/Denied conditions are immutable once set. Names taken from the CSR are reported under
  * the virtual paths spec.request.dnsNames[i], spec.request.ipAddresses[i] and spec.request.commonName. */
+#include "util/base64.h"
 #include "util/duration.h"
 #include "validate.h"
 
@@ -98,7 +99,7 @@ void validate_certificaterequest(enum admission_op op, json_object *oldobj, json
     }
     unsigned char *bytes = NULL;
     size_t len = 0;
-    if (vbase64_decode(req, &bytes, &len) < 0) {
+    if (util_base64_decode(req, WEBHOOK_B64_MAX, &bytes, &len) < 0) {
         admission_err(r, FE_INVALID, NULL, "must be a base64-encoded PEM certificate request", "spec.request");
         return;
     }

@@ -39,55 +39,6 @@ bool vjempty(json_object *obj, const char *key)
     }
 }
 
-static int b64val(int c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-int vbase64_decode(const char *in, unsigned char **out, size_t *outlen)
-{
-    size_t len = strlen(in);
-    unsigned char *buf = malloc(len / 4 * 3 + 4);
-    if (!buf)
-        return -1;
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0, pad = 0;
-    for (size_t i = 0; i < len; i++) {
-        int c = (unsigned char)in[i];
-        if (c == '\n' || c == '\r' || c == ' ' || c == '\t')
-            continue;
-        if (c == '=') {
-            pad++;
-            continue;
-        }
-        int v = b64val(c);
-        if (v < 0 || pad) {
-            free(buf);
-            return -1;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    if (pad > 2 || bits >= 6) {
-        free(buf);
-        return -1;
-    }
-    *out = buf;
-    *outlen = o;
-    return 0;
-}
-
 static size_t jlen(json_object *a)
 {
     return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Issuer / ClusterIssuer admission: behaviour reference §2.3 plus kacme's CA-footgun checks. */
+#include "util/base64.h"
 #include "util/duration.h"
 #include "validate.h"
 
@@ -345,7 +346,7 @@ static void acme(admission_result_t *r, json_object *a)
     if (cab && *cab) {
         unsigned char *b = NULL;
         size_t l = 0;
-        if (vbase64_decode(cab, &b, &l) < 0 || !pem_has_cert(b, l))
+        if (util_base64_decode(cab, WEBHOOK_B64_MAX, &b, &l) < 0 || !pem_has_cert(b, l))
             admission_err(r, FE_INVALID, NULL, "must contain at least one valid PEM-encoded certificate",
                           "spec.acme.caBundle");
         free(b);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Order admission: kacme-decisions.md "Immutability" and behaviour reference §2.1 (set-once status). */
+#include "util/base64.h"
 #include "util/duration.h"
 #include "validate.h"
 
@@ -112,7 +113,7 @@ static void csr_matches(admission_result_t *r, json_object *spec)
     }
     unsigned char *der = NULL;
     size_t derlen = 0;
-    if (vbase64_decode(req, &der, &derlen) < 0) {
+    if (util_base64_decode(req, WEBHOOK_B64_MAX, &der, &derlen) < 0) {
         admission_err(r, FE_INVALID, NULL, "must be base64-encoded CSR bytes", "spec.request");
         return;
     }

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "util/base64.h"
 #include "certificaterequests.h"
 #include "issuers.h"
 #include "names.h"
@@ -119,23 +120,23 @@ static void test_base64(void **state)
     (void)state;
     unsigned char *out = NULL;
     size_t n = 0;
-    assert_int_equal(ctrl_base64_decode("aGVsbG8=", 100, &out, &n), 0);
+    assert_int_equal(util_base64_decode("aGVsbG8=", 100, &out, &n), 0);
     assert_int_equal(n, 5);
     assert_memory_equal(out, "hello", 5);
     assert_int_equal(out[5], 0);
     free(out);
-    assert_int_equal(ctrl_base64_decode("aGVs\nbG8", 100, &out, &n), 0); /* unpadded, line break */
+    assert_int_equal(util_base64_decode("aGVs\nbG8", 100, &out, &n), 0); /* unpadded, line break */
     assert_int_equal(n, 5);
     free(out);
-    assert_int_equal(ctrl_base64_decode("", 100, &out, &n), 0);
+    assert_int_equal(util_base64_decode("", 100, &out, &n), 0);
     assert_int_equal(n, 0);
     free(out);
-    assert_int_equal(ctrl_base64_decode("aGVsbG8=", 4, &out, &n), -1); /* over max */
+    assert_int_equal(util_base64_decode("aGVsbG8=", 4, &out, &n), -1); /* over max */
     assert_null(out);
-    assert_int_equal(ctrl_base64_decode("aGV*bG8=", 100, &out, &n), -1);
-    assert_int_equal(ctrl_base64_decode("aGVsbG8=x", 100, &out, &n), -1); /* data after padding */
-    assert_int_equal(ctrl_base64_decode("a", 100, &out, &n), -1);         /* 6 dangling bits */
-    assert_int_equal(ctrl_base64_decode("a-_b", 100, &out, &n), -1);      /* base64url alphabet */
+    assert_int_equal(util_base64_decode("aGV*bG8=", 100, &out, &n), -1);
+    assert_int_equal(util_base64_decode("aGVsbG8=x", 100, &out, &n), -1); /* data after padding */
+    assert_int_equal(util_base64_decode("a", 100, &out, &n), -1);         /* 6 dangling bits */
+    assert_int_equal(util_base64_decode("a-_b", 100, &out, &n), -1);      /* base64url alphabet */
 }
 
 static x509_csr_t *parse(const char *pem)
