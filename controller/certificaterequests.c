@@ -3,6 +3,7 @@
  * certificaterequests-issuer-acme (with the approver folded in): CertificateRequest → Order
  * (cert-manager-behaviour.md §5.7).
  */
+#include "util/err.h"
 #include "util/base64.h"
 #include "certificaterequests.h"
 
@@ -25,17 +26,6 @@
 #define CR_REQUEST_B64_MAX (X509_CSR_MAX_BYTES * 2)
 #define CERT_CHAIN_MAX (1024 * 1024)
 #define MISMATCH_REQUEUE_MS 5000 /* safety net after deleting a bad Order; its delete event re-enqueues */
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static const char *str_or_empty(const char *s)
 {
@@ -131,11 +121,11 @@ json_object *ctrl_cr_build_order(json_object *cr, json_object *issuer, const x50
     json_object *request = ctrl_get(cr, "spec.request");
     json_object *ref = ctrl_get(cr, "spec.issuerRef");
     if (!name || !*name || !ns || !*ns || !uid || !*uid) {
-        seterr(err, errlen, "the CertificateRequest has no name, namespace or uid");
+        util_seterr(err, errlen, "the CertificateRequest has no name, namespace or uid");
         return NULL;
     }
     if (!request || !json_object_is_type(request, json_type_string) || !ref) {
-        seterr(err, errlen, "the CertificateRequest has no spec.request or spec.issuerRef");
+        util_seterr(err, errlen, "the CertificateRequest has no spec.request or spec.issuerRef");
         return NULL;
     }
     json_object *spec = json_object_new_object();
@@ -157,7 +147,7 @@ json_object *ctrl_cr_build_order(json_object *cr, json_object *issuer, const x50
     char oname[NAMES_MAX];
     if (names_order(name, spec, oname, sizeof oname) < 0) {
         json_object_put(spec);
-        seterr(err, errlen, "cannot compute the Order name");
+        util_seterr(err, errlen, "cannot compute the Order name");
         return NULL;
     }
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "util/err.h"
 #include "challenges.h"
 
 #include <errno.h>
@@ -30,17 +31,6 @@
 #define TRACKER_MAX_AGE_MS (30LL * 60 * 1000)
 #define RECENT_MAX 256             /* scheduler: writes not yet seen through the informer */
 #define RECENT_TTL_MS 30000
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static bool empty(const char *s)
 {
@@ -1048,7 +1038,7 @@ static int challenges_start(ctrl_ctx_t *ctx, char *err, size_t errlen)
     }
     if (!g_sched.sched && !(g_sched.sched = sched_new())) {
         pthread_mutex_unlock(&g_sched.mu);
-        seterr(err, errlen, "challenge scheduler: out of memory");
+        util_seterr(err, errlen, "challenge scheduler: out of memory");
         return -1;
     }
     g_sched.ctx = ctx;
@@ -1058,7 +1048,7 @@ static int challenges_start(ctrl_ctx_t *ctx, char *err, size_t errlen)
     int rc = pthread_create(&g_sched.thread, NULL, sched_main, ctx);
     if (rc != 0) {
         pthread_mutex_unlock(&g_sched.mu);
-        seterr(err, errlen, "challenge scheduler: cannot start thread: %s", strerror(rc));
+        util_seterr(err, errlen, "challenge scheduler: cannot start thread: %s", strerror(rc));
         return -1;
     }
     g_sched.running = true;
@@ -1157,24 +1147,24 @@ static int challenges_setup(ctrl_ctx_t *ctx, char *err, size_t errlen)
 {
     kube_informer_t *inf = ctrl_informer(ctx, "challenges");
     if (!inf || !ctx->q_challenges) {
-        seterr(err, errlen, "challenges controller: the challenges informer or queue is missing");
+        util_seterr(err, errlen, "challenges controller: the challenges informer or queue is missing");
         return -1;
     }
     kube_informer_handlers_t h = {on_add, on_update, on_delete, ctx};
     if (kube_informer_add_handlers(inf, &h) != 0) {
-        seterr(err, errlen, "challenges controller: cannot register challenge handlers");
+        util_seterr(err, errlen, "challenges controller: cannot register challenge handlers");
         return -1;
     }
     kube_informer_t *pods = ctrl_informer(ctx, "pods");
     if (pods) {
         kube_informer_handlers_t hp = {on_pod_add, on_pod_update, NULL, ctx};
         if (kube_informer_add_handlers(pods, &hp) != 0) {
-            seterr(err, errlen, "challenges controller: cannot register pod handlers");
+            util_seterr(err, errlen, "challenges controller: cannot register pod handlers");
             return -1;
         }
     }
     if (!tracker(ctx)) {
-        seterr(err, errlen, "challenges controller: out of memory");
+        util_seterr(err, errlen, "challenges controller: out of memory");
         return -1;
     }
     return 0;

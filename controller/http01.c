@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "util/err.h"
 #include "http01.h"
 
 #include <ctype.h>
@@ -13,17 +14,6 @@
 
 #define EXTRA_LABELS_MAX 4096 /* --acme-http01-solver-extra-labels length cap */
 #define MAX_OWNED 64          /* owned objects looked at per kind (more is already an error) */
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Appends "; msg" (or msg) to err: clean-up aggregates its errors. */
 static void adderr(char *err, size_t errlen, const char *msg)
@@ -49,7 +39,7 @@ int ctrl_http01_parse_extra_labels(const char *s, json_object **out, char *err, 
     *out = NULL;
     json_object *o = json_object_new_object();
     if (!o) {
-        seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return -1;
     }
     if (!s || !*s) {
@@ -57,14 +47,14 @@ int ctrl_http01_parse_extra_labels(const char *s, json_object **out, char *err, 
         return 0;
     }
     if (strlen(s) > EXTRA_LABELS_MAX) {
-        seterr(err, errlen, "extra labels longer than %d bytes", EXTRA_LABELS_MAX);
+        util_seterr(err, errlen, "extra labels longer than %d bytes", EXTRA_LABELS_MAX);
         json_object_put(o);
         return -1;
     }
     char *copy = strdup(s);
     if (!copy) {
         json_object_put(o);
-        seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return -1;
     }
     char *save = NULL;
@@ -74,13 +64,13 @@ int ctrl_http01_parse_extra_labels(const char *s, json_object **out, char *err, 
             continue;
         char *eq = strchr(t, '=');
         if (!eq) {
-            seterr(err, errlen, "extra label \"%s\" is not key=value", t);
+            util_seterr(err, errlen, "extra label \"%s\" is not key=value", t);
             goto fail;
         }
         *eq = '\0';
         char *k = trim(t), *v = trim(eq + 1);
         if (!*k) {
-            seterr(err, errlen, "extra label with an empty key");
+            util_seterr(err, errlen, "extra label with an empty key");
             goto fail;
         }
         json_object_object_add(o, k, json_object_new_string(v));
@@ -121,7 +111,7 @@ static int challenge_of(json_object *ch, http01_challenge_t *out, char *err, siz
     out->key = jstr(spec, "key");
     if (!out->ns || !*out->ns || !out->name || !out->uid || !*out->uid || !out->dns_name || !*out->dns_name ||
         !out->token || !*out->token) {
-        seterr(err, errlen, "challenge lacks namespace, name, uid, spec.dnsName or spec.token");
+        util_seterr(err, errlen, "challenge lacks namespace, name, uid, spec.dnsName or spec.token");
         return -1;
     }
     if (!out->key)
@@ -134,15 +124,15 @@ static json_object *ingress_config(json_object *ch, char *err, size_t errlen)
 {
     json_object *http01 = jobj(jobj(jobj(ch, "spec"), "solver"), "http01");
     if (!http01) {
-        seterr(err, errlen, "the challenge's solver has no http01 configuration");
+        util_seterr(err, errlen, "the challenge's solver has no http01 configuration");
         return NULL;
     }
     json_object *ing = jobj(http01, "ingress");
     if (!ing) {
         if (jobj(http01, "gatewayHTTPRoute"))
-            seterr(err, errlen, "http01.gatewayHTTPRoute solvers are not supported by kacme");
+            util_seterr(err, errlen, "http01.gatewayHTTPRoute solvers are not supported by kacme");
         else
-            seterr(err, errlen, "the challenge's http01 solver has no ingress configuration");
+            util_seterr(err, errlen, "the challenge's http01 solver has no ingress configuration");
         return NULL;
     }
     return ing;
@@ -223,7 +213,7 @@ static int find_owned(ctrl_ctx_t *ctx, const kube_resource_t *r, kube_store_t *s
     out->truncated = false;
     json_object *identity = http01_identity_labels(ch);
     if (!identity) {
-        seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return -1;
     }
     if (store && !rest_only) {
@@ -246,7 +236,7 @@ static int find_owned(ctrl_ctx_t *ctx, const kube_resource_t *r, kube_store_t *s
     char sel[256];
     if (http01_label_selector(ch, sel, sizeof(sel)) != 0) {
         json_object_put(identity);
-        seterr(err, errlen, "label selector too long");
+        util_seterr(err, errlen, "label selector too long");
         return -1;
     }
     kube_list_opts_t lo = {.label_selector = sel, .metadata_only = metadata_only, .limit = 100};
@@ -254,7 +244,7 @@ static int find_owned(ctrl_ctx_t *ctx, const kube_resource_t *r, kube_store_t *s
     kube_error_t ke;
     if (kube_list(ctx->kube, r, ch->ns, &lo, &list, &ke) != 0) {
         char buf[600];
-        seterr(err, errlen, "cannot list %s: %s", r->resource, kube_error_str(&ke, buf, sizeof(buf)));
+        util_seterr(err, errlen, "cannot list %s: %s", r->resource, kube_error_str(&ke, buf, sizeof(buf)));
         json_object_put(identity);
         return -1;
     }
@@ -305,7 +295,7 @@ static int create_one(ctrl_ctx_t *ctx, const kube_resource_t *r, const char *ns,
     kube_error_t ke;
     if (kube_create(ctx->kube, r, ns, obj, &out, &ke) != 0) {
         char buf[600];
-        seterr(err, errlen, "cannot create the solver %s: %s", r->resource, kube_error_str(&ke, buf, sizeof(buf)));
+        util_seterr(err, errlen, "cannot create the solver %s: %s", r->resource, kube_error_str(&ke, buf, sizeof(buf)));
         return -1;
     }
     const char *name = jstr(jobj(out, "metadata"), "name");
@@ -399,7 +389,7 @@ static int edit_ingress(ctrl_ctx_t *ctx, const http01_challenge_t *ch, const cha
     if (kube_get(ctx->kube, &KUBE_RES_INGRESSES, ch->ns, name, &ing, &ke) != 0) {
         if (ke.type == KUBE_ERR_NOT_FOUND && !add)
             return 0; /* clean-up: nothing left to remove */
-        seterr(err, errlen, "cannot get ingress %s/%s: %s", ch->ns, name, kube_error_str(&ke, buf, sizeof(buf)));
+        util_seterr(err, errlen, "cannot get ingress %s/%s: %s", ch->ns, name, kube_error_str(&ke, buf, sizeof(buf)));
         return -1;
     }
     bool changed = false;
@@ -412,7 +402,7 @@ static int edit_ingress(ctrl_ctx_t *ctx, const http01_challenge_t *ch, const cha
             rc = 0;
             goto out;
         }
-        seterr(err, errlen, "cannot update ingress %s/%s: %s", ch->ns, name, kube_error_str(&ke, buf, sizeof(buf)));
+        util_seterr(err, errlen, "cannot update ingress %s/%s: %s", ch->ns, name, kube_error_str(&ke, buf, sizeof(buf)));
         goto out;
     }
     if (changed)
@@ -458,12 +448,12 @@ static int http01_present(ctrl_ctx_t *ctx, json_object *challenge, char *err, si
         if (prc != 0) {
             char both[1200];
             snprintf(both, sizeof(both), "%s; %s", perr, err);
-            seterr(err, errlen, "%s", both);
+            util_seterr(err, errlen, "%s", both);
         }
         goto out;
     }
     if (prc != 0) {
-        seterr(err, errlen, "%s", perr);
+        util_seterr(err, errlen, "%s", perr);
         goto out;
     }
     const char *name = edit_in_place_name(ing);

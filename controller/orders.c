@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "util/err.h"
 #include "util/base64.h"
 #include "orders.h"
 
@@ -29,17 +30,6 @@
 #define WAIT_PROCESSING_MS 2000       /* order processing without Retry-After */
 #define WAIT_CONFLICT_MS 1000         /* status write conflict: a newer version is on its way */
 #define MAX_STEPS 16                  /* decisions per reconcile (each step changes the status) */
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static bool empty(const char *s)
 {
@@ -81,7 +71,7 @@ static int ident_add(acme_identifier_t *ids, size_t *n, size_t cap, const char *
                      size_t errlen)
 {
     if (*n >= cap) {
-        seterr(err, errlen, "more than %d identifiers", ACME_MAX_IDENTIFIERS);
+        util_seterr(err, errlen, "more than %d identifiers", ACME_MAX_IDENTIFIERS);
         return -1;
     }
     acme_identifier_t *id = &ids[*n];
@@ -92,7 +82,7 @@ static int ident_add(acme_identifier_t *ids, size_t *n, size_t cap, const char *
         return 0;
     }
     if (strlen(value) >= sizeof(id->value)) {
-        seterr(err, errlen, "identifier longer than %zu bytes", sizeof(id->value) - 1);
+        util_seterr(err, errlen, "identifier longer than %zu bytes", sizeof(id->value) - 1);
         return -1;
     }
     snprintf(id->value, sizeof(id->value), "%s", value);
@@ -106,13 +96,13 @@ static int ident_add_list(acme_identifier_t *ids, size_t *n, size_t cap, json_ob
     if (!list)
         return 0;
     if (!json_object_is_type(list, json_type_array)) {
-        seterr(err, errlen, "spec.%s is not a list", field);
+        util_seterr(err, errlen, "spec.%s is not a list", field);
         return -1;
     }
     for (size_t i = 0; i < json_object_array_length(list); i++) {
         json_object *v = json_object_array_get_idx(list, i);
         if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0) {
-            seterr(err, errlen, "spec.%s[%zu] is not a non-empty string", field, i);
+            util_seterr(err, errlen, "spec.%s[%zu] is not a non-empty string", field, i);
             return -1;
         }
         if (ident_add(ids, n, cap, type, json_object_get_string(v), err, errlen) != 0)
@@ -130,7 +120,7 @@ int orders_identifiers(json_object *spec, acme_identifier_t **out, size_t *nout,
     size_t cap = ACME_MAX_IDENTIFIERS, n = 0;
     acme_identifier_t *ids = calloc(cap, sizeof(*ids));
     if (!ids) {
-        seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return -1;
     }
     if (ident_add_list(ids, &n, cap, dns, "dns", "dnsNames", err, errlen) != 0 ||
@@ -148,7 +138,7 @@ int orders_identifiers(json_object *spec, acme_identifier_t **out, size_t *nout,
             goto fail;
     }
     if (n == 0) {
-        seterr(err, errlen, "the Order has no DNS names or IP addresses");
+        util_seterr(err, errlen, "the Order has no DNS names or IP addresses");
         goto fail;
     }
     qsort(ids, n, sizeof(*ids), ident_cmp);
@@ -173,12 +163,12 @@ int orders_challenge_fill_key(json_object *challenge, orders_keyauth_fn keyauth,
     json_object *spec = ctrl_get(challenge, "spec");
     const char *type = ctrl_str(spec, "type"), *token = ctrl_str(spec, "token");
     if (!spec || empty(type) || empty(token) || !keyauth) {
-        seterr(err, errlen, "challenge without type or token");
+        util_seterr(err, errlen, "challenge without type or token");
         return -1;
     }
     char *ka = keyauth(ud, token);
     if (!ka) {
-        seterr(err, errlen, "cannot compute the key authorization");
+        util_seterr(err, errlen, "cannot compute the key authorization");
         return -1;
     }
     int rc = 0;
@@ -189,11 +179,11 @@ int orders_challenge_fill_key(json_object *challenge, orders_keyauth_fn keyauth,
         if (acme_dns01_value(ka, v) == 0) {
             json_object_object_add(spec, "key", json_object_new_string(v));
         } else {
-            seterr(err, errlen, "cannot compute the DNS-01 record value");
+            util_seterr(err, errlen, "cannot compute the DNS-01 record value");
             rc = -1;
         }
     } else {
-        seterr(err, errlen, "unsupported challenge type %s", type);
+        util_seterr(err, errlen, "unsupported challenge type %s", type);
         rc = -1;
     }
     free(ka);
@@ -220,30 +210,30 @@ static json_object *build_challenge(json_object *order, json_object *a, json_obj
     const char *ouid = ctrl_str(order, "metadata.uid"), *authz_url = ctrl_str(a, "url");
     json_object *issuer_ref = ctrl_get(order, "spec.issuerRef");
     if (empty(authz_url)) {
-        seterr(err, errlen, "an authorization has no url");
+        util_seterr(err, errlen, "an authorization has no url");
         return NULL;
     }
     solverpicker_challenge_t buf[SOLVERPICKER_MAX_CHALLENGES];
     solverpicker_authz_t az;
     char e2[512];
     if (solverpicker_authz_from_json(a, buf, SOLVERPICKER_MAX_CHALLENGES, &az, e2, sizeof(e2)) != 0) {
-        seterr(err, errlen, "authorization %s: %s", authz_url, e2);
+        util_seterr(err, errlen, "authorization %s: %s", authz_url, e2);
         return NULL;
     }
     solverpicker_result_t res;
     if (solverpicker_pick(solvers, ctrl_get(order, "metadata.labels"), &az, &res, e2, sizeof(e2)) != 0) {
-        seterr(err, errlen, "%s%s: %s", az.wildcard ? "*." : "", az.identifier, e2);
+        util_seterr(err, errlen, "%s%s: %s", az.wildcard ? "*." : "", az.identifier, e2);
         return NULL;
     }
     const char *ctype = solverpicker_challenge_type(res.challenge->type);
     if (!ctype) {
-        seterr(err, errlen, "%s: unsupported challenge type %s", az.identifier, res.challenge->type);
+        util_seterr(err, errlen, "%s: unsupported challenge type %s", az.identifier, res.challenge->type);
         return NULL;
     }
     json_object *solver = NULL;
     if (solverpicker_apply_overrides(res.solver, ctrl_get(order, "metadata.annotations"), ons, &solver, e2,
                                      sizeof(e2)) != 0) {
-        seterr(err, errlen, "%s: %s", az.identifier, e2);
+        util_seterr(err, errlen, "%s: %s", az.identifier, e2);
         return NULL;
     }
     json_object *spec = json_object_new_object();
@@ -261,7 +251,7 @@ static json_object *build_challenge(json_object *order, json_object *a, json_obj
 
     char name[NAMES_MAX];
     if (names_challenge(oname, spec, name, sizeof(name)) != 0) {
-        seterr(err, errlen, "cannot compute the Challenge name");
+        util_seterr(err, errlen, "cannot compute the Challenge name");
         json_object_put(spec);
         return NULL;
     }
@@ -285,11 +275,11 @@ int orders_required_challenges(json_object *order, json_object *solvers, orders_
     *out = NULL;
     if (empty(ctrl_str(order, "metadata.name")) || empty(ctrl_str(order, "metadata.namespace")) ||
         empty(ctrl_str(order, "metadata.uid"))) {
-        seterr(err, errlen, "the Order has no name, namespace or uid");
+        util_seterr(err, errlen, "the Order has no name, namespace or uid");
         return -1;
     }
     if (!json_object_is_type(ctrl_get(order, "spec.issuerRef"), json_type_object)) {
-        seterr(err, errlen, "the Order has no spec.issuerRef");
+        util_seterr(err, errlen, "the Order has no spec.issuerRef");
         return -1;
     }
     json_object *auths = ctrl_get(order, "status.authorizations");
@@ -452,18 +442,18 @@ int orders_csr_der(const char *request_b64, unsigned char **der, size_t *der_len
     *der = NULL;
     *der_len = 0;
     if (empty(request_b64)) {
-        seterr(err, errlen, "spec.request is empty");
+        util_seterr(err, errlen, "spec.request is empty");
         return -1;
     }
     if (strlen(request_b64) > REQUEST_B64_MAX) {
-        seterr(err, errlen, "spec.request is larger than %d bytes", REQUEST_B64_MAX);
+        util_seterr(err, errlen, "spec.request is larger than %d bytes", REQUEST_B64_MAX);
         return -1;
     }
     unsigned char *raw = NULL;
     size_t rawlen = 0;
     if (util_base64_decode(request_b64, REQUEST_B64_MAX, &raw, &rawlen) != 0 || rawlen == 0) {
         free(raw);
-        seterr(err, errlen, "spec.request is not base64");
+        util_seterr(err, errlen, "spec.request is not base64");
         return -1;
     }
     int rc = -1;
@@ -473,14 +463,14 @@ int orders_csr_der(const char *request_b64, unsigned char **der, size_t *der_len
         bio = BIO_new_mem_buf(raw, (int)rawlen);
         req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
         if (!req) {
-            seterr(err, errlen, "spec.request holds no PEM CERTIFICATE REQUEST");
+            util_seterr(err, errlen, "spec.request holds no PEM CERTIFICATE REQUEST");
             goto out;
         }
     } else {
         const unsigned char *p = raw;
         req = d2i_X509_REQ(NULL, &p, (long)rawlen);
         if (!req) {
-            seterr(err, errlen, "spec.request is neither a PEM nor a DER certificate request");
+            util_seterr(err, errlen, "spec.request is neither a PEM nor a DER certificate request");
             goto out;
         }
     }
@@ -489,13 +479,13 @@ int orders_csr_der(const char *request_b64, unsigned char **der, size_t *der_len
     if (len <= 0 || len > CSR_DER_MAX) {
         if (buf)
             OPENSSL_free(buf);
-        seterr(err, errlen, "the certificate request cannot be encoded or exceeds %d bytes", CSR_DER_MAX);
+        util_seterr(err, errlen, "the certificate request cannot be encoded or exceeds %d bytes", CSR_DER_MAX);
         goto out;
     }
     *der = malloc((size_t)len);
     if (!*der) {
         OPENSSL_free(buf);
-        seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         goto out;
     }
     memcpy(*der, buf, (size_t)len);
@@ -1408,20 +1398,20 @@ static int orders_setup(ctrl_ctx_t *ctx, char *err, size_t errlen)
 {
     kube_informer_t *orders = ctrl_informer(ctx, "orders");
     if (!orders || !ctx->q_orders) {
-        seterr(err, errlen, "orders controller: the orders informer or queue is missing");
+        util_seterr(err, errlen, "orders controller: the orders informer or queue is missing");
         return -1;
     }
     /* delete: the key is enqueued and reconcile finds nothing (GC and finalizers handle the Challenges) */
     kube_informer_handlers_t h = {on_order_add, on_order_update, on_order_add, ctx};
     if (kube_informer_add_handlers(orders, &h) != 0) {
-        seterr(err, errlen, "orders controller: cannot register order handlers");
+        util_seterr(err, errlen, "orders controller: cannot register order handlers");
         return -1;
     }
     kube_informer_t *chals = ctrl_informer(ctx, "challenges");
     if (chals) {
         kube_informer_handlers_t hc = {on_challenge_add, on_challenge_update, on_challenge_add, ctx};
         if (kube_informer_add_handlers(chals, &hc) != 0) {
-            seterr(err, errlen, "orders controller: cannot register challenge handlers");
+            util_seterr(err, errlen, "orders controller: cannot register challenge handlers");
             return -1;
         }
     }
@@ -1429,7 +1419,7 @@ static int orders_setup(ctrl_ctx_t *ctx, char *err, size_t errlen)
     if (iss) {
         kube_informer_handlers_t hi = {on_issuer_add, on_issuer_update, on_issuer_add, ctx};
         if (kube_informer_add_handlers(iss, &hi) != 0) {
-            seterr(err, errlen, "orders controller: cannot register issuer handlers");
+            util_seterr(err, errlen, "orders controller: cannot register issuer handlers");
             return -1;
         }
     }
@@ -1437,7 +1427,7 @@ static int orders_setup(ctrl_ctx_t *ctx, char *err, size_t errlen)
     if (ciss) {
         kube_informer_handlers_t hci = {on_clusterissuer_add, on_clusterissuer_update, on_clusterissuer_add, ctx};
         if (kube_informer_add_handlers(ciss, &hci) != 0) {
-            seterr(err, errlen, "orders controller: cannot register clusterissuer handlers");
+            util_seterr(err, errlen, "orders controller: cannot register clusterissuer handlers");
             return -1;
         }
     }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "util/err.h"
 #include "solverpicker.h"
 
 #include <stdarg.h>
@@ -7,17 +8,6 @@
 #include <string.h>
 
 #define DOMAIN_MAX 512 /* identifiers are at most 253 bytes; anything longer matches nothing */
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Member key of o (borrowed) when it is present and not JSON null; NULL otherwise. */
 static json_object *member(json_object *o, const char *key)
@@ -47,13 +37,13 @@ int solverpicker_authz_from_json(json_object *authz, solverpicker_challenge_t *b
                                  solverpicker_authz_t *out, char *err, size_t errlen)
 {
     if (!json_object_is_type(authz, json_type_object) || !out) {
-        seterr(err, errlen, "authorization is not an object");
+        util_seterr(err, errlen, "authorization is not an object");
         return -1;
     }
     memset(out, 0, sizeof(*out));
     out->identifier = member_str(authz, "identifier");
     if (!out->identifier) {
-        seterr(err, errlen, "authorization has no identifier");
+        util_seterr(err, errlen, "authorization has no identifier");
         return -1;
     }
     json_object *wc = member(authz, "wildcard");
@@ -61,7 +51,7 @@ int solverpicker_authz_from_json(json_object *authz, solverpicker_challenge_t *b
     json_object *chs = member(authz, "challenges");
     size_t n = json_object_is_type(chs, json_type_array) ? json_object_array_length(chs) : 0;
     if (n > bufn) {
-        seterr(err, errlen, "authorization offers %zu challenges, more than %zu", n, bufn);
+        util_seterr(err, errlen, "authorization offers %zu challenges, more than %zu", n, bufn);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -70,7 +60,7 @@ int solverpicker_authz_from_json(json_object *authz, solverpicker_challenge_t *b
         buf[i].url = member_str(c, "url");
         buf[i].token = member_str(c, "token");
         if (!buf[i].type || !buf[i].url || !buf[i].token) {
-            seterr(err, errlen, "authorization challenge %zu lacks type, url or token", i);
+            util_seterr(err, errlen, "authorization challenge %zu lacks type, url or token", i);
             return -1;
         }
     }
@@ -216,12 +206,12 @@ int solverpicker_pick(json_object *solvers, json_object *order_labels, const sol
     memset(out, 0, sizeof(*out));
     out->index = -1;
     if (!authz || !authz->identifier) {
-        seterr(err, errlen, "%s: the authorization has no identifier", SOLVERPICKER_ERR_NO_SOLVER);
+        util_seterr(err, errlen, "%s: the authorization has no identifier", SOLVERPICKER_ERR_NO_SOLVER);
         return -1;
     }
     int dn = snprintf(domain, sizeof(domain), "%s%s", authz->wildcard ? "*." : "", authz->identifier);
     if (dn < 0 || (size_t)dn >= sizeof(domain)) {
-        seterr(err, errlen, "%s: identifier too long", SOLVERPICKER_ERR_NO_SOLVER);
+        util_seterr(err, errlen, "%s: identifier too long", SOLVERPICKER_ERR_NO_SOLVER);
         return -1;
     }
 
@@ -271,12 +261,12 @@ int solverpicker_pick(json_object *solvers, json_object *order_labels, const sol
         off += (size_t)w;
     }
     if (n == 0)
-        seterr(err, errlen, "%s: the issuer has no solvers", SOLVERPICKER_ERR_NO_SOLVER);
+        util_seterr(err, errlen, "%s: the issuer has no solvers", SOLVERPICKER_ERR_NO_SOLVER);
     else if (typed == 0)
-        seterr(err, errlen, "%s: no solver handles the challenge types offered for \"%s\" (%s)",
+        util_seterr(err, errlen, "%s: no solver handles the challenge types offered for \"%s\" (%s)",
                SOLVERPICKER_ERR_NO_SOLVER, domain, off ? offered : "none");
     else
-        seterr(err, errlen, "%s: no selector of the %zu solver(s) for the offered types (%s) matches \"%s\"",
+        util_seterr(err, errlen, "%s: no selector of the %zu solver(s) for the offered types (%s) matches \"%s\"",
                SOLVERPICKER_ERR_NO_SOLVER, typed, offered, domain);
     return -1;
 }
@@ -313,7 +303,7 @@ static int override_ingress(json_object *ingress, json_object *ann, char *err, s
     const char *cls = annotation(ann, SOLVERPICKER_ANN_INGRESS_CLASS, &has_class);
     const char *clsname = annotation(ann, SOLVERPICKER_ANN_INGRESS_CLASSNAME, &has_classname);
     if ((int)has_name + (int)has_class + (int)has_classname > 1) {
-        seterr(err, errlen, "may not specify more than one of: name, class, ingressClassName override annotations");
+        util_seterr(err, errlen, "may not specify more than one of: name, class, ingressClassName override annotations");
         return -1;
     }
     if (!has_name && !has_class && !has_classname)
@@ -329,7 +319,7 @@ static int override_ingress(json_object *ingress, json_object *ann, char *err, s
     else
         rc = set_str(ingress, "ingressClassName", clsname);
     if (rc < 0)
-        seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
     return rc;
 }
 
@@ -382,20 +372,20 @@ static int override_gateway(json_object *route, json_object *ann, const char *or
     const char *kind = annotation(ann, SOLVERPICKER_ANN_PARENTREF_KIND, &has_kind);
     const char *ns = annotation(ann, SOLVERPICKER_ANN_PARENTREF_NAMESPACE, &has_ns);
     if (has_name != has_kind) {
-        seterr(err, errlen, "cannot specify only one of parentRefName, parentRefKind override annotations");
+        util_seterr(err, errlen, "cannot specify only one of parentRefName, parentRefKind override annotations");
         return -1;
     }
     if (has_name) {
         if (!ns || !*ns)
             ns = order_ns ? order_ns : "";
         if (replace_parent_ref(route, name, kind, ns) < 0) {
-            seterr(err, errlen, "out of memory");
+            util_seterr(err, errlen, "out of memory");
             return -1;
         }
     }
     json_object *refs = member(route, "parentRefs");
     if (!json_object_is_type(refs, json_type_array) || json_object_array_length(refs) == 0) {
-        seterr(err, errlen, "must specify parentRefs either through annotations or solver config");
+        util_seterr(err, errlen, "must specify parentRefs either through annotations or solver config");
         return -1;
     }
     return 0;
@@ -409,11 +399,11 @@ int solverpicker_apply_overrides(json_object *solver, json_object *annotations, 
         return -1;
     *out = NULL;
     if (!json_object_is_type(solver, json_type_object)) {
-        seterr(err, errlen, "solver is not an object");
+        util_seterr(err, errlen, "solver is not an object");
         return -1;
     }
     if (json_object_deep_copy(solver, &copy, NULL) < 0 || !copy) {
-        seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return -1;
     }
     json_object *http = member(copy, "http01");
