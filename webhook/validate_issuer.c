@@ -338,8 +338,13 @@ static void acme(admission_result_t *r, json_object *a)
     const char *cab = vjstr(a, "caBundle");
     json_object *skip = vjget(a, "skipTLSVerify");
     bool skipping = skip && json_object_is_type(skip, json_type_boolean) && json_object_get_boolean(skip);
+    /* A bundle can be large: errors show its size, not its content. */
+    char cab_summary[64] = "";
+    if (cab)
+        snprintf(cab_summary, sizeof(cab_summary), "<%zu bytes of base64>", strlen(cab));
     if (cab && *cab && skipping) {
-        admission_err(r, FE_INVALID, NULL, "caBundle and skipTLSVerify are mutually exclusive", "spec.acme.caBundle");
+        admission_err_str(r, FE_INVALID, cab_summary, "caBundle and skipTLSVerify are mutually exclusive",
+                          "spec.acme.caBundle");
         admission_err(r, FE_INVALID, skip, "caBundle and skipTLSVerify are mutually exclusive",
                       "spec.acme.skipTLSVerify");
     }
@@ -347,8 +352,8 @@ static void acme(admission_result_t *r, json_object *a)
         unsigned char *b = NULL;
         size_t l = 0;
         if (util_base64_decode(cab, WEBHOOK_B64_MAX, &b, &l) < 0 || !pem_has_cert(b, l))
-            admission_err(r, FE_INVALID, NULL, "must contain at least one valid PEM-encoded certificate",
-                          "spec.acme.caBundle");
+            admission_err_str(r, FE_INVALID, cab_summary, "must contain at least one valid PEM-encoded certificate",
+                              "spec.acme.caBundle");
         free(b);
     }
     json_object *pk = vjget(a, "privateKeySecretRef");

@@ -345,10 +345,10 @@ iss("issuer_ca_ok", issuer(spec={"ca": {"secretName": "x"}}), True)
 iss("issuer_acme_missing_fields", issuer(spec={"acme": {}}), False,
     ["spec.acme.privateKeySecretRef.name: Required value", "spec.acme.server: Required value"])
 iss("issuer_cabundle_and_skip", issuer({"caBundle": "eA==", "skipTLSVerify": True}), False,
-    ["spec.acme.caBundle: Invalid value: null: caBundle and skipTLSVerify are mutually exclusive",
+    ["spec.acme.caBundle: Invalid value: \"<4 bytes of base64>\": caBundle and skipTLSVerify are mutually exclusive",
      "spec.acme.skipTLSVerify: Invalid value: true"])
 iss("issuer_cabundle_not_pem", issuer({"caBundle": base64.b64encode(b"garbage").decode()}), False,
-    ["spec.acme.caBundle: Invalid value: null: must contain at least one valid PEM-encoded certificate"])
+    ["spec.acme.caBundle: Invalid value: \"<12 bytes of base64>\": must contain at least one valid PEM-encoded certificate"])
 iss("issuer_eab_missing", issuer({"externalAccountBinding": {"keySecretRef": {"name": "eab"}}}), False,
     ["spec.acme.externalAccountBinding.keyID: Required value", "spec.acme.externalAccountBinding.keySecretRef.key: Required value"])
 iss("issuer_eab_keyalgorithm_warning", issuer({"externalAccountBinding": {"keyID": "k", "keySecretRef": {"name": "eab", "key": "k"}, "keyAlgorithm": "HS256"}}),
