@@ -1086,12 +1086,6 @@ static void challenges_stop(ctrl_ctx_t *ctx)
  * Wiring (§4: Challenge informer only)
  * ====================================================================================================== */
 
-static bool same_version(json_object *old, json_object *obj)
-{
-    const char *a = ctrl_str(old, "metadata.resourceVersion"), *b = ctrl_str(obj, "metadata.resourceVersion");
-    return a && b && strcmp(a, b) == 0;
-}
-
 /* A change that may let the scheduler pick something: a new candidate, or a slot / key freed. */
 static bool sched_relevant(json_object *old, json_object *obj)
 {
@@ -1113,7 +1107,7 @@ static void on_add(void *ud, json_object *obj)
 static void on_update(void *ud, json_object *old, json_object *obj)
 {
     ctrl_ctx_t *ctx = ud;
-    if (same_version(old, obj))
+    if (ctrl_same_version(old, obj))
         return;
     ctrl_enqueue(ctx->q_challenges, obj);
     if (sched_relevant(old, obj))
@@ -1139,7 +1133,7 @@ static void on_pod_add(void *ud, json_object *obj)
 
 static void on_pod_update(void *ud, json_object *old, json_object *obj)
 {
-    if (!same_version(old, obj))
+    if (!ctrl_same_version(old, obj))
         on_pod_add(ud, obj);
 }
 

@@ -47,6 +47,12 @@ bool ctrl_bool(json_object *obj, const char *path, bool def)
     return v && json_object_is_type(v, json_type_boolean) ? json_object_get_boolean(v) : def;
 }
 
+bool ctrl_same_version(json_object *old, json_object *obj)
+{
+    const char *a = ctrl_str(old, "metadata.resourceVersion"), *b = ctrl_str(obj, "metadata.resourceVersion");
+    return a && b && strcmp(a, b) == 0;
+}
+
 int ctrl_key(json_object *obj, char *buf, size_t len)
 {
     return kube_store_key(obj, buf, len);

@@ -131,6 +131,9 @@ json_object *ctrl_get(json_object *obj, const char *path);
 /* The boolean at a dotted path; def when absent. */
 bool ctrl_bool(json_object *obj, const char *path, bool def);
 
+/* True when old and obj carry the same metadata.resourceVersion (an update event that changed nothing). */
+bool ctrl_same_version(json_object *old, json_object *obj);
+
 /* Namespace/name key of obj into buf ("name" for cluster-scoped). Returns 0 or -1. */
 int ctrl_key(json_object *obj, char *buf, size_t len);
 

@@ -1313,12 +1313,6 @@ static kube_workqueue_t *queue_of(void *ud)
     return ((ctrl_ctx_t *)ud)->q_orders;
 }
 
-static bool same_version(json_object *old, json_object *obj)
-{
-    const char *a = ctrl_str(old, "metadata.resourceVersion"), *b = ctrl_str(obj, "metadata.resourceVersion");
-    return a && b && strcmp(a, b) == 0;
-}
-
 static void on_order_add(void *ud, json_object *obj)
 {
     ctrl_enqueue(queue_of(ud), obj);
@@ -1326,7 +1320,7 @@ static void on_order_add(void *ud, json_object *obj)
 
 static void on_order_update(void *ud, json_object *old, json_object *obj)
 {
-    if (!same_version(old, obj))
+    if (!ctrl_same_version(old, obj))
         ctrl_enqueue(queue_of(ud), obj);
 }
 
@@ -1337,7 +1331,7 @@ static void on_challenge_add(void *ud, json_object *obj)
 
 static void on_challenge_update(void *ud, json_object *old, json_object *obj)
 {
-    if (!same_version(old, obj))
+    if (!ctrl_same_version(old, obj))
         ctrl_enqueue_owner(queue_of(ud), obj, "Order");
 }
 
@@ -1379,7 +1373,7 @@ static void on_issuer_add(void *ud, json_object *obj)
 
 static void on_issuer_update(void *ud, json_object *old, json_object *obj)
 {
-    if (!same_version(old, obj))
+    if (!ctrl_same_version(old, obj))
         enqueue_for_issuer(ud, obj, false);
 }
 
@@ -1390,7 +1384,7 @@ static void on_clusterissuer_add(void *ud, json_object *obj)
 
 static void on_clusterissuer_update(void *ud, json_object *old, json_object *obj)
 {
-    if (!same_version(old, obj))
+    if (!ctrl_same_version(old, obj))
         enqueue_for_issuer(ud, obj, true);
 }
 
