@@ -591,33 +591,16 @@ static void ciss_on_delete(void *ud, json_object *old)
     enqueue_for_issuer(ud, old, true);
 }
 
-static int add_handlers(ctrl_ctx_t *ctx, const char *informer, const kube_informer_handlers_t *h, bool required,
-                        char *err, size_t errlen)
-{
-    kube_informer_t *inf = ctrl_informer(ctx, informer);
-    if (!inf) {
-        if (!required)
-            return 0;
-        snprintf(err, errlen, "certificaterequests-issuer-acme: the %s informer is not running", informer);
-        return -1;
-    }
-    if (kube_informer_add_handlers(inf, h) < 0) {
-        snprintf(err, errlen, "certificaterequests-issuer-acme: cannot register %s handlers", informer);
-        return -1;
-    }
-    return 0;
-}
-
 static int setup(ctrl_ctx_t *ctx, char *err, size_t errlen)
 {
     kube_informer_handlers_t cr = {cr_on_add, cr_on_update, NULL, ctx};
     kube_informer_handlers_t ord = {order_on_add, order_on_update, order_on_delete, ctx};
     kube_informer_handlers_t iss = {iss_on_add, iss_on_update, iss_on_delete, ctx};
     kube_informer_handlers_t ciss = {ciss_on_add, ciss_on_update, ciss_on_delete, ctx};
-    if (add_handlers(ctx, "certificaterequests", &cr, true, err, errlen) < 0 ||
-        add_handlers(ctx, "orders", &ord, true, err, errlen) < 0 ||
-        add_handlers(ctx, "issuers", &iss, false, err, errlen) < 0 ||
-        add_handlers(ctx, "clusterissuers", &ciss, false, err, errlen) < 0)
+    if (ctrl_add_handlers(ctx, "certificaterequests-issuer-acme", "certificaterequests", &cr, true, err, errlen) < 0 ||
+        ctrl_add_handlers(ctx, "certificaterequests-issuer-acme", "orders", &ord, true, err, errlen) < 0 ||
+        ctrl_add_handlers(ctx, "certificaterequests-issuer-acme", "issuers", &iss, false, err, errlen) < 0 ||
+        ctrl_add_handlers(ctx, "certificaterequests-issuer-acme", "clusterissuers", &ciss, false, err, errlen) < 0)
         return -1;
     return 0;
 }

@@ -1139,24 +1139,15 @@ static void on_pod_update(void *ud, json_object *old, json_object *obj)
 
 static int challenges_setup(ctrl_ctx_t *ctx, char *err, size_t errlen)
 {
-    kube_informer_t *inf = ctrl_informer(ctx, "challenges");
-    if (!inf || !ctx->q_challenges) {
-        util_seterr(err, errlen, "challenges controller: the challenges informer or queue is missing");
+    if (!ctx->q_challenges) {
+        util_seterr(err, errlen, "challenges controller: the challenges queue is missing");
         return -1;
     }
     kube_informer_handlers_t h = {on_add, on_update, on_delete, ctx};
-    if (kube_informer_add_handlers(inf, &h) != 0) {
-        util_seterr(err, errlen, "challenges controller: cannot register challenge handlers");
+    kube_informer_handlers_t hp = {on_pod_add, on_pod_update, NULL, ctx};
+    if (ctrl_add_handlers(ctx, "challenges", "challenges", &h, true, err, errlen) != 0 ||
+        ctrl_add_handlers(ctx, "challenges", "pods", &hp, false, err, errlen) != 0)
         return -1;
-    }
-    kube_informer_t *pods = ctrl_informer(ctx, "pods");
-    if (pods) {
-        kube_informer_handlers_t hp = {on_pod_add, on_pod_update, NULL, ctx};
-        if (kube_informer_add_handlers(pods, &hp) != 0) {
-            util_seterr(err, errlen, "challenges controller: cannot register pod handlers");
-            return -1;
-        }
-    }
     if (!tracker(ctx)) {
         util_seterr(err, errlen, "challenges controller: out of memory");
         return -1;

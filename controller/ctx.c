@@ -260,6 +260,23 @@ kube_workqueue_t *ctrl_queue(ctrl_ctx_t *ctx, const ctrl_controller_t *c)
     return *(kube_workqueue_t **)((char *)ctx + c->queue_offset);
 }
 
+int ctrl_add_handlers(ctrl_ctx_t *ctx, const char *controller, const char *informer,
+                      const kube_informer_handlers_t *h, bool required, char *err, size_t errlen)
+{
+    kube_informer_t *inf = ctrl_informer(ctx, informer);
+    if (!inf) {
+        if (!required)
+            return 0;
+        snprintf(err, errlen, "%s: the %s informer is not running", controller, informer);
+        return -1;
+    }
+    if (kube_informer_add_handlers(inf, h) != 0) {
+        snprintf(err, errlen, "%s: cannot register %s handlers", controller, informer);
+        return -1;
+    }
+    return 0;
+}
+
 kube_informer_t *ctrl_informer(ctrl_ctx_t *ctx, const char *name)
 {
     for (size_t i = 0; i < sizeof(ctx->informers) / sizeof(ctx->informers[0]); i++)

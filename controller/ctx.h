@@ -123,6 +123,12 @@ kube_informer_t *ctrl_informer(ctrl_ctx_t *ctx, const char *name);
 
 /* ---- shared helpers (controller/ctx.c) ---- */
 
+/* Registers h (copied) on the shared informer named `informer` (see ctrl_informer) for controller
+ * `controller` (used in messages). A missing informer is an error when required, otherwise nothing is
+ * registered (e.g. clusterissuers with --namespace). Returns 0, or -1 with err filled. */
+int ctrl_add_handlers(ctrl_ctx_t *ctx, const char *controller, const char *informer,
+                      const kube_informer_handlers_t *h, bool required, char *err, size_t errlen);
+
 /* The string at a dotted path ("spec.issuerRef.name"), borrowed from obj, or NULL when absent or not a
  * string. Array indexes are not supported. */
 const char *ctrl_str(json_object *obj, const char *path);

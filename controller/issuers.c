@@ -649,28 +649,15 @@ static void on_delete(void *ud, json_object *old)
 
 static int setup_issuers(ctrl_ctx_t *ctx, char *err, size_t errlen)
 {
-    kube_informer_t *inf = ctrl_informer(ctx, "issuers");
-    if (!inf)
-        return 0;
     kube_informer_handlers_t h = {on_add_ns, on_update_ns, on_delete, ctx};
-    if (kube_informer_add_handlers(inf, &h) < 0) {
-        snprintf(err, errlen, "issuers: cannot register informer handlers");
-        return -1;
-    }
-    return 0;
+    return ctrl_add_handlers(ctx, "issuers", "issuers", &h, false, err, errlen);
 }
 
 static int setup_clusterissuers(ctrl_ctx_t *ctx, char *err, size_t errlen)
 {
-    kube_informer_t *inf = ctrl_informer(ctx, "clusterissuers");
-    if (!inf)
-        return 0; /* --namespace: ClusterIssuers are not served */
+    /* not required: with --namespace ClusterIssuers are not served */
     kube_informer_handlers_t h = {on_add_cluster, on_update_cluster, on_delete, ctx};
-    if (kube_informer_add_handlers(inf, &h) < 0) {
-        snprintf(err, errlen, "clusterissuers: cannot register informer handlers");
-        return -1;
-    }
-    return 0;
+    return ctrl_add_handlers(ctx, "clusterissuers", "clusterissuers", &h, false, err, errlen);
 }
 
 const ctrl_controller_t ctrl_issuers_controller = {

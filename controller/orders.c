@@ -1390,41 +1390,20 @@ static void on_clusterissuer_update(void *ud, json_object *old, json_object *obj
 
 static int orders_setup(ctrl_ctx_t *ctx, char *err, size_t errlen)
 {
-    kube_informer_t *orders = ctrl_informer(ctx, "orders");
-    if (!orders || !ctx->q_orders) {
-        util_seterr(err, errlen, "orders controller: the orders informer or queue is missing");
+    if (!ctx->q_orders) {
+        util_seterr(err, errlen, "orders controller: the orders queue is missing");
         return -1;
     }
     /* delete: the key is enqueued and reconcile finds nothing (GC and finalizers handle the Challenges) */
     kube_informer_handlers_t h = {on_order_add, on_order_update, on_order_add, ctx};
-    if (kube_informer_add_handlers(orders, &h) != 0) {
-        util_seterr(err, errlen, "orders controller: cannot register order handlers");
+    kube_informer_handlers_t hc = {on_challenge_add, on_challenge_update, on_challenge_add, ctx};
+    kube_informer_handlers_t hi = {on_issuer_add, on_issuer_update, on_issuer_add, ctx};
+    kube_informer_handlers_t hci = {on_clusterissuer_add, on_clusterissuer_update, on_clusterissuer_add, ctx};
+    if (ctrl_add_handlers(ctx, "orders", "orders", &h, true, err, errlen) != 0 ||
+        ctrl_add_handlers(ctx, "orders", "challenges", &hc, false, err, errlen) != 0 ||
+        ctrl_add_handlers(ctx, "orders", "issuers", &hi, false, err, errlen) != 0 ||
+        ctrl_add_handlers(ctx, "orders", "clusterissuers", &hci, false, err, errlen) != 0)
         return -1;
-    }
-    kube_informer_t *chals = ctrl_informer(ctx, "challenges");
-    if (chals) {
-        kube_informer_handlers_t hc = {on_challenge_add, on_challenge_update, on_challenge_add, ctx};
-        if (kube_informer_add_handlers(chals, &hc) != 0) {
-            util_seterr(err, errlen, "orders controller: cannot register challenge handlers");
-            return -1;
-        }
-    }
-    kube_informer_t *iss = ctrl_informer(ctx, "issuers");
-    if (iss) {
-        kube_informer_handlers_t hi = {on_issuer_add, on_issuer_update, on_issuer_add, ctx};
-        if (kube_informer_add_handlers(iss, &hi) != 0) {
-            util_seterr(err, errlen, "orders controller: cannot register issuer handlers");
-            return -1;
-        }
-    }
-    kube_informer_t *ciss = ctrl_informer(ctx, "clusterissuers");
-    if (ciss) {
-        kube_informer_handlers_t hci = {on_clusterissuer_add, on_clusterissuer_update, on_clusterissuer_add, ctx};
-        if (kube_informer_add_handlers(ciss, &hci) != 0) {
-            util_seterr(err, errlen, "orders controller: cannot register clusterissuer handlers");
-            return -1;
-        }
-    }
     return 0;
 }
 
