@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* kacme-webhook: the validating admission webhook for Orders, Challenges, CertificateRequests and Issuers.
  * Argument parsing, wiring and the signal loop only; the work is in admission.c, validate_*.c, server.c,
- * servingcert.c and dynamic.c. */
+ * servingcert.c and dynamic.c (the latter in a module loaded on demand: dynamic_module.h). */
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dynamic.h"
+#include "dynamic_module.h"
 #include "ops/health.h"
 #include "server.h"
 #include "servingcert.h"
@@ -177,6 +177,9 @@ static int parse(int argc, char **argv, struct opts *o)
     return 0;
 }
 
+/* Dynamic mode's entry points; all NULL in static mode. */
+static dynamic_module_api_t dyn;
+
 /* /readyz and /healthz: a serving certificate is loaded and, in dynamic mode, its CA is published. */
 static int ready_check(void *ud, char *reason, size_t reasonlen)
 {
@@ -185,7 +188,7 @@ static int ready_check(void *ud, char *reason, size_t reasonlen)
         snprintf(reason, reasonlen, "no serving certificate yet");
         return -1;
     }
-    if (!dynamic_ready()) {
+    if (dyn.ready && !dyn.ready()) {
         snprintf(reason, reasonlen, "the serving CA is not published yet");
         return -1;
     }
@@ -249,7 +252,11 @@ int main(int argc, char **argv)
         dynamic_config_t dc = {.kubeconfig = o.kubeconfig, .namespace_ = o.ca_ns, .secret_name = o.ca_name,
                                .dns_names = o.dns_names, .n_dns_names = o.n_dns_names,
                                .leaf_seconds = o.leaf_seconds, .webhook_configuration = o.webhook_config};
-        if (dynamic_start(&dc, err, sizeof(err)) < 0) {
+        if (dynamic_module_load(&dyn, err, sizeof(err)) < 0) {
+            LOG_ERROR("cannot load dynamic serving mode", "error", err);
+            goto out;
+        }
+        if (dyn.start(&dc, err, sizeof(err)) < 0) {
             LOG_ERROR("cannot start the dynamic serving certificate", "error", err);
             goto out;
         }
@@ -291,7 +298,8 @@ int main(int argc, char **argv)
 out:
     webhook_server_stop(srv, 5000);
     ops_server_free(hl);
-    dynamic_stop();
+    if (dyn.stop)
+        dyn.stop();
     servingcert_shutdown();
     return rc;
 }

@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # kacme-webhook as a process, static TLS mode (needs no API server):
 #  - bad flags exit 2, an unreadable certificate exits 1;
+#  - static mode never maps libcurl/libyaml (dynamic mode's module is loaded only on demand); dynamic mode
+#    without its module (kacme-webhook-dynamic.so) exits 1 naming it;
 #  - serves /validate on an ephemeral port; /livez and /readyz 200;
 #  - replacing the certificate files switches the served certificate without a restart;
 #  - SIGTERM while a request is in flight: the request completes, the process exits 0;
@@ -42,6 +44,12 @@ rc=0; "$bin" --tls-cert-file "$tmp/x" >/dev/null 2>&1 || rc=$?; [[ $rc == 2 ]] |
 rc=0; "$bin" --tls-cert-file "$tmp/none" --tls-private-key-file "$tmp/none" --secure-port 0 --healthz-port 0 \
     >/dev/null 2>&1 || rc=$?; [[ $rc == 1 ]] || fail "missing cert file: exit $rc"
 "$bin" --version | grep -q '^kacme-webhook ' || fail "--version"
+mkdir "$tmp/alone"
+cp "$bin" "$tmp/alone/"
+rc=0; "$tmp/alone/kacme-webhook" --dynamic-serving-ca-secret-namespace ns --dynamic-serving-ca-secret-name n \
+    --dynamic-serving-dns-names a.example --secure-port 0 --healthz-port 0 >"$tmp/alone/log" 2>&1 || rc=$?
+[[ $rc == 1 ]] || fail "dynamic mode without its module: exit $rc"
+grep -q 'kacme-webhook-dynamic.so' "$tmp/alone/log" || fail "the missing module is not named: $(cat "$tmp/alone/log")"
 echo "ok: flag errors"
 
 mkdir "$tmp/certs"
@@ -55,6 +63,9 @@ port=$(sed -n 's/.*"serving" securePort="\([0-9]*\)".*/\1/p' "$tmp/log")
 hport=$(sed -n 's/.*healthzPort="\([0-9]*\)".*/\1/p' "$tmp/log")
 curl -sf "http://127.0.0.1:$hport/livez" >/dev/null || fail livez
 curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null || fail readyz
+if grep -E 'libcurl|libyaml|kacme-webhook-dynamic' "/proc/$pid/maps" >/dev/null; then
+    fail "static mode maps dynamic mode's libraries: $(grep -oE '[^/]*(libcurl|libyaml|kacme-webhook-dynamic)[^ ]*' "/proc/$pid/maps" | sort -u | tr '\n' ' ')"
+fi
 python3 - "$root/tests/unit/webhook/fixtures/order_create_ok.json" "$tmp/order.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1])); d.pop("_expect"); json.dump(d, open(sys.argv[2], "w"))

@@ -42,7 +42,8 @@ static void expect_action(const char *meta, const char *status, challenges_actio
     json_object *c = challenge(meta, status);
     challenges_action_t got = challenges_decide(c);
     if (got != want)
-        fail_msg("meta=%s status=%s: got %s want %s", meta, status, challenges_action_name(got),
+        fail_msg("meta=%s status=%s: got %s want %s", meta ? meta : "(none)", status ? status : "(none)",
+                 challenges_action_name(got),
                  challenges_action_name(want));
     json_object_put(c);
 }
