@@ -5,10 +5,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "x509/names.h" /* x509_dns_sets_equal, x509_ip_sets_equal (moved there; kept reachable) */
+
 /*
  * PKCS#10 certificate signing requests (RFC 2986) with OpenSSL 3: parse PEM or DER, verify the
  * self-signature, and pull out what ACME cares about (subject CN, DNS and IP SANs from the
- * extensionRequest attribute, RFC 2985 §5.4.2), plus name-set comparison helpers.
+ * extensionRequest attribute, RFC 2985 §5.4.2). The name-set comparison helpers live in names.h (no OpenSSL).
  */
 
 struct evp_pkey_st;
@@ -31,12 +33,5 @@ x509_csr_t *x509_csr_parse(const unsigned char *data, size_t len, char *err, siz
 
 /* Frees csr and everything it owns; NULL-safe. */
 void x509_csr_free(x509_csr_t *csr);
-
-/* True when the two lists hold the same set of DNS names (exact byte comparison; duplicates ignored). */
-bool x509_dns_sets_equal(const char *const *a, size_t na, const char *const *b, size_t nb);
-
-/* True when the two lists hold the same set of IP addresses compared by value; any unparsable entry
- * makes the result false. */
-bool x509_ip_sets_equal(const char *const *a, size_t na, const char *const *b, size_t nb);
 
 #endif

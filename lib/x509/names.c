@@ -139,3 +139,41 @@ bool x509_wildcard_covers(const char *wildcard, const char *name)
         return false;
     return strcasecmp(dot + 1, wildcard + 2) == 0;
 }
+
+static bool dns_in(const char *s, const char *const *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (l[i] && s && strcmp(l[i], s) == 0)
+            return true;
+    return false;
+}
+
+bool x509_dns_sets_equal(const char *const *a, size_t na, const char *const *b, size_t nb)
+{
+    for (size_t i = 0; i < na; i++)
+        if (!dns_in(a[i], b, nb))
+            return false;
+    for (size_t i = 0; i < nb; i++)
+        if (!dns_in(b[i], a, na))
+            return false;
+    return true;
+}
+
+static bool ip_in(const char *s, const char *const *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (x509_ip_equal(s, l[i]))
+            return true;
+    return false;
+}
+
+bool x509_ip_sets_equal(const char *const *a, size_t na, const char *const *b, size_t nb)
+{
+    for (size_t i = 0; i < na; i++)
+        if (!ip_in(a[i], b, nb))
+            return false;
+    for (size_t i = 0; i < nb; i++)
+        if (!ip_in(b[i], a, na))
+            return false;
+    return true;
+}

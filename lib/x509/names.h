@@ -39,4 +39,11 @@ bool x509_ip_is_private(const char *s);
  * Comparison is ASCII case-insensitive. */
 bool x509_wildcard_covers(const char *wildcard, const char *name);
 
+/* True when the two lists hold the same set of DNS names (exact byte comparison; duplicates ignored). */
+bool x509_dns_sets_equal(const char *const *a, size_t na, const char *const *b, size_t nb);
+
+/* True when the two lists hold the same set of IP addresses compared by value; any unparsable entry
+ * makes the result false. */
+bool x509_ip_sets_equal(const char *const *a, size_t na, const char *const *b, size_t nb);
+
 #endif
