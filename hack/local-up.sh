@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Brings up the local environment: etcd, kube-apiserver, kube-controller-manager, Pebble (ACME) with
-# pebble-challtestsrv (DNS), and the two test stand-ins (node, ingress) from tests/standins/. Loopback and a
-# private pod network only (bridge $KACME_BRIDGE, $KACME_POD_CIDR, no route anywhere else).
+# Brings up the local environment: etcd, kube-apiserver, kube-controller-manager, BIND9 (the one DNS server:
+# authoritative for the test zone, with a TSIG key; hack/lib/bind9.sh), Pebble (ACME) resolving through it,
+# and the two test stand-ins (node, ingress) from tests/standins/. Loopback and a private pod network only
+# (bridge $KACME_BRIDGE, $KACME_POD_CIDR, no route anywhere else).
 #
 #   hack/local-up.sh            start (a quick no-op when everything is already up and healthy)
 #   source _local/env.sh        KUBECONFIG, PATH, KACME_ACME_SERVER, ... (see the end of this script)
 #
 # State lives in ${KACME_LOCAL_DIR:-_local}/ (git-ignored); every port is a KACME_*_PORT variable (see
 # hack/lib/local.sh). Needs root (network namespaces, port 80) and the tools of hack/k8s-tools.sh.
-# Hooks: every hack/local-up.d/*.sh is sourced (sorted) after the core components are up, with the
-# functions of hack/lib/local.sh available; a hook adds lines to env.sh by appending to $KACME_ENV_EXTRA.
+# Hooks (none in the repository; for local additions): every hack/local-up.d/*.sh is sourced (sorted) after
+# the core components are up, with the functions of hack/lib/local.sh available; a hook adds lines to env.sh
+# by appending to $KACME_ENV_EXTRA.
 set -euo pipefail
 # shellcheck source=lib/local.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/local.sh"
+# shellcheck source=lib/bind9.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/bind9.sh"
 explicit=() # settings the caller chose: a running environment with other values is restarted
 for v in "${kacme_config_vars[@]}"; do [[ -n "${!v:-}" ]] && explicit+=("$v=${!v}"); done
 kacme_config_defaults
@@ -29,7 +33,8 @@ usage_hint() {
 The local environment is up (state in $L). Use it with:
     source $L/env.sh
     kubectl get nodes
-ACME directory: https://$KACME_HOST_IP:$KACME_PEBBLE_PORT/dir  DNS: $KACME_HOST_IP:$KACME_DNS_PORT
+ACME directory: https://$KACME_HOST_IP:$KACME_PEBBLE_PORT/dir
+DNS (BIND9): $KACME_HOST_IP:$KACME_DNS_PORT, zone $KACME_DNS_ZONE (TSIG key: KACME_TSIG_* in env.sh)
 Pod logs: $L/node/pods/<namespace>_<pod>_<uid>/logs/<container>.log    Stop: hack/local-down.sh
 EOF
 }
@@ -75,7 +80,7 @@ kacme_lock
 for t in etcd kube-apiserver kube-controller-manager kubectl; do
     [[ -x "$bin/$t" ]] || { kacme_log "missing $bin/$t: run hack/k8s-tools.sh first"; exit 1; }
 done
-for t in pebble pebble-challtestsrv python3 openssl curl ip unshare setpriv setsid ss; do
+for t in pebble named dig python3 openssl curl ip unshare setpriv setsid ss; do
     command -v "$t" >/dev/null || { kacme_log "missing '$t': run hack/install-deps.sh"; exit 1; }
 done
 
@@ -84,6 +89,7 @@ healthy() {
     [[ -f "$L/env.sh" && -f "$L/pids/order" ]] || return 1
     while read -r n; do kacme_pid_alive "$(kacme_pidfile "$n")" || return 1; done <"$L/pids/order"
     kacme_api_curl /readyz >/dev/null || return 1
+    kacme_bind9_answers || return 1
     ip link show "$KACME_BRIDGE" >/dev/null 2>&1 || return 1
     curl -s --max-time 2 -o /dev/null -D - "http://127.0.0.1:$KACME_INGRESS_PORT/" | grep -qi '^x-kacme-ingress:'
 }
@@ -92,6 +98,8 @@ if [[ -f "$L/config.env" ]]; then
     (
         kacme_config_load
         L=$KACME_LOCAL_DIR
+        [[ $KACME_ENV_LAYOUT == "$kacme_env_layout" ]] ||
+            { kacme_log "the running environment has an older layout (${KACME_ENV_LAYOUT:-1})"; exit 1; }
         for kv in "${explicit[@]}"; do
             v=${kv%%=*}
             [[ $v == KACME_BUILD_DIR ]] && continue # switched below without a restart
@@ -127,14 +135,19 @@ fi
 "$kacme_root/hack/local-down.sh" --quiet
 
 for p in "$KACME_ETCD_PORT" "$KACME_ETCD_PEER_PORT" "$KACME_APISERVER_PORT" "$KACME_KCM_PORT" \
-    "$KACME_PEBBLE_PORT" "$KACME_PEBBLE_MGMT_PORT" "$KACME_DNS_PORT" "$KACME_CHALLTESTSRV_PORT" \
-    "$KACME_INGRESS_PORT" "$KACME_KUBELET_PORT"; do
+    "$KACME_PEBBLE_PORT" "$KACME_PEBBLE_MGMT_PORT" "$KACME_DNS_PORT" "$KACME_INGRESS_PORT" \
+    "$KACME_KUBELET_PORT"; do
     kacme_port_free "$p" || {
         kacme_log "port $p is already in use: $(ss -Hltnp "sport = :$p" | head -1)"
         kacme_log "stop that process or choose other ports (KACME_*_PORT, see hack/lib/local.sh)"
         exit 1
     }
 done
+kacme_udp_port_free "$KACME_DNS_PORT" || {
+    kacme_log "UDP port $KACME_DNS_PORT is already in use: $(ss -Hlunp "sport = :$KACME_DNS_PORT" | head -1)"
+    kacme_log "stop that process or choose another KACME_DNS_PORT"
+    exit 1
+}
 
 mkdir -p "$L"/{pids,logs,pki,node,pebble}
 for f in "$L"/logs/*.log; do [[ -f "$f" ]] && mv -f "$f" "$f.prev"; done
@@ -234,12 +247,8 @@ kacme_start etcd "$bin/etcd" --name kacme --data-dir "$L/etcd" \
     --initial-cluster "kacme=http://127.0.0.1:$KACME_ETCD_PEER_PORT" \
     --unsafe-no-fsync --log-level warn
 
-# ---------------------------------------------------------------- challtestsrv + Pebble (independent)
-kacme_log "starting pebble-challtestsrv (DNS $KACME_HOST_IP:$KACME_DNS_PORT, every name -> $KACME_HOST_IP)"
-kacme_start challtestsrv pebble-challtestsrv -defaultIPv4 "$KACME_HOST_IP" -defaultIPv6 "" \
-    -dns01 "127.0.0.1:$KACME_DNS_PORT,$KACME_HOST_IP:$KACME_DNS_PORT" -http01 "" -https01 "" -tlsalpn01 "" \
-    -management "127.0.0.1:$KACME_CHALLTESTSRV_PORT"
-
+# ---------------------------------------------------------------- BIND9, then Pebble resolving through it
+kacme_bind9_start
 start_pebble
 
 kacme_wait etcd 30 "etcd health" curl -sf --max-time 2 "http://127.0.0.1:$KACME_ETCD_PORT/health"
@@ -266,8 +275,6 @@ kacme_start apiserver "$bin/kube-apiserver" \
     --kubelet-preferred-address-types InternalIP \
     --allow-privileged=true --profiling=false
 
-kacme_wait challtestsrv 20 "its DNS server on 127.0.0.1:$KACME_DNS_PORT" \
-    bash -c "exec 3<>/dev/tcp/127.0.0.1/$KACME_DNS_PORT"
 wait_pebble
 
 kacme_wait apiserver 90 "/readyz" kacme_api_curl /readyz
@@ -312,7 +319,7 @@ kacme_wait kcm 60 "the default ServiceAccount and kube-root-ca.crt in namespace 
         kacme_api_curl /api/v1/namespaces/default/serviceaccounts/default &&
         kacme_api_curl /api/v1/namespaces/default/configmaps/kube-root-ca.crt"
 
-# ---------------------------------------------------------------- hooks (e.g. BIND9 for DNS-01)
+# ---------------------------------------------------------------- hooks
 shopt -s nullglob
 for hook in "$kacme_root"/hack/local-up.d/*.sh; do
     kacme_log "running hook $hook"
@@ -333,9 +340,7 @@ export KACME_ACME_CA_FILE=$(printf %q "$pki/pebble-ca.crt")
 export KACME_ACME_ROOT_FILE=$(printf %q "$L/pebble/root.pem")
 export KACME_ACME_INTERMEDIATE_FILE=$(printf %q "$L/pebble/intermediate.pem")
 export KACME_PEBBLE_MGMT_URL=https://127.0.0.1:$KACME_PEBBLE_MGMT_PORT
-# DNS (pebble-challtestsrv): every name resolves to the ingress stand-in; management API for mock records
-export KACME_DNS_SERVER=$KACME_HOST_IP:$KACME_DNS_PORT
-export KACME_CHALLTESTSRV_URL=http://127.0.0.1:$KACME_CHALLTESTSRV_PORT
+$(kacme_bind9_env)
 # Ingress stand-in (HTTP, also on 127.0.0.1:$KACME_INGRESS_PORT)
 export KACME_INGRESS_ADDR=$KACME_HOST_IP
 export KACME_INGRESS_PORT=$KACME_INGRESS_PORT

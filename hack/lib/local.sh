@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Shared by hack/local-up.sh and hack/local-down.sh (and by hooks in hack/local-up.d/): the local
 # environment's settings and process helpers. Source it; it defines functions and variables only.
+# (hack/lib/bind9.sh holds the DNS server's part.)
 #
 # Every setting can be overridden from the environment before local-up; local-up records the values it used
 # in $KACME_LOCAL_DIR/config.env and local-down reads them back, so down always matches what is up.
@@ -18,8 +19,9 @@ kacme_config_defaults() {
     : "${KACME_PEBBLE_PORT:=14000}"
     : "${KACME_PEBBLE_MGMT_PORT:=15000}"
     : "${KACME_PEBBLE_TLSALPN_PORT:=5001}"
-    : "${KACME_DNS_PORT:=8053}"
-    : "${KACME_CHALLTESTSRV_PORT:=8055}"
+    : "${KACME_DNS_PORT:=8053}" # BIND9, UDP and TCP
+    : "${KACME_DNS_ZONE:=kacme.test.}"
+    KACME_DNS_ZONE=${KACME_DNS_ZONE%.}.
     : "${KACME_INGRESS_PORT:=80}"
     : "${KACME_KUBELET_PORT:=20250}"
     : "${KACME_POD_CIDR:=10.244.213.0/24}"
@@ -37,17 +39,23 @@ kacme_config_defaults() {
     # the first address of the service range: the `kubernetes` Service's ClusterIP
     KACME_KUBERNETES_CLUSTER_IP=$(python3 -c 'import ipaddress,sys; print(ipaddress.ip_network(sys.argv[1])[1])' \
         "$KACME_SERVICE_CIDR")
+    # the DNS server Pebble resolves through: BIND9 (hack/lib/bind9.sh) unless set
     : "${KACME_PEBBLE_DNS_SERVER:=127.0.0.1:$KACME_DNS_PORT}"
 }
 
+# The layout of what local-up starts; a running environment recorded with another one is restarted.
+# 2: BIND9 is the one DNS server (no pebble-challtestsrv).
+kacme_env_layout=2
+
 kacme_config_vars=(KACME_LOCAL_DIR KACME_SOURCE_DIR KACME_BUILD_DIR KACME_ETCD_PORT KACME_ETCD_PEER_PORT
     KACME_APISERVER_PORT KACME_KCM_PORT KACME_PEBBLE_PORT KACME_PEBBLE_MGMT_PORT KACME_PEBBLE_TLSALPN_PORT
-    KACME_DNS_PORT KACME_CHALLTESTSRV_PORT KACME_INGRESS_PORT KACME_KUBELET_PORT KACME_POD_CIDR KACME_SERVICE_CIDR KACME_BRIDGE
-    KACME_NODE_NAME KACME_IMAGES_FILE KACME_TOOLS_BIN KACME_HOST_IP KACME_PEBBLE_DNS_SERVER)
+    KACME_DNS_PORT KACME_DNS_ZONE KACME_INGRESS_PORT KACME_KUBELET_PORT KACME_POD_CIDR KACME_SERVICE_CIDR
+    KACME_BRIDGE KACME_NODE_NAME KACME_IMAGES_FILE KACME_TOOLS_BIN KACME_HOST_IP KACME_PEBBLE_DNS_SERVER)
 
 # kacme_config_load: the recorded settings of a running environment, else defaults.
 kacme_config_load() {
     local dir=${KACME_LOCAL_DIR:-$kacme_root/_local}
+    KACME_ENV_LAYOUT=""
     if [[ -f "$dir/config.env" ]]; then
         # shellcheck disable=SC1091
         . "$dir/config.env"
@@ -60,6 +68,7 @@ kacme_config_save() {
     mkdir -p "$KACME_LOCAL_DIR"
     {
         echo "# settings of the running local environment (written by hack/local-up.sh)"
+        echo "KACME_ENV_LAYOUT=$kacme_env_layout"
         for v in "${kacme_config_vars[@]}"; do printf '%s=%q\n' "$v" "${!v}"; done
     } >"$KACME_LOCAL_DIR/config.env"
 }
@@ -152,9 +161,14 @@ kacme_stop() {
     rm -f "$f"
 }
 
-# kacme_port_free PORT [ADDR]: nothing listens on PORT (TCP).
+# kacme_port_free PORT: nothing listens on PORT (TCP).
 kacme_port_free() {
     [[ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]
+}
+
+# kacme_udp_port_free PORT: no UDP socket is bound to PORT.
+kacme_udp_port_free() {
+    [[ -z "$(ss -Hlun "sport = :$1" 2>/dev/null)" ]]
 }
 
 # curl against the API server as the admin of the local environment

@@ -12,9 +12,8 @@
 #      APIService, writing to BIND with nsupdate): issued; the webhook saw Present and CleanUp with the
 #      resolved FQDN and zone and the solver's config; nothing left in BIND
 #
-# Pebble resolves through pebble-challtestsrv, not BIND (the environment keeps HTTP-01 there), so a small
-# bridge here copies the TXT values BIND serves for our record names into challtestsrv (its management API)
-# while the test runs. Exit 77 (skipped) when the controller binary has no DNS-01 flags yet.
+# BIND9 is the environment's one DNS server: the controller updates and checks it, and Pebble reads the TXT
+# values from it too. Exit 77 (skipped) when the controller binary has no DNS-01 flags yet.
 #
 # usage: run.sh /path/to/kacme-controller
 set -euo pipefail
@@ -24,7 +23,7 @@ env_sh=${KACME_LOCAL_DIR:-$root/_local}/env.sh
 [[ -f $env_sh ]] || { echo "dns01 e2e: $env_sh missing: bring the local environment up (hack/local-up.sh)" >&2; exit 1; }
 # shellcheck disable=SC1090
 . "$env_sh"
-[[ -n ${KACME_BIND_SERVER:-} ]] || { echo "dns01 e2e: no KACME_BIND_SERVER in $env_sh (restart the environment)" >&2; exit 1; }
+[[ -n ${KACME_TSIG_SECRET:-} ]] || { echo "dns01 e2e: no TSIG key in $env_sh (restart the environment)" >&2; exit 1; }
 if ! "$bin" --help 2>&1 | grep -q -- --dns01-recursive-nameservers; then
     echo "SKIP: $bin has no DNS-01 flags (controller/dns01.c not enabled in this build)"
     exit 77
@@ -32,10 +31,10 @@ fi
 
 ns=dns01-e2e-$$
 zone=${KACME_DNS_ZONE%.}
-bind_host=${KACME_BIND_SERVER%:*}
-bind_port=${KACME_BIND_SERVER##*:}
+bind_host=${KACME_DNS_SERVER%:*}
+bind_port=${KACME_DNS_SERVER##*:}
 work=$(mktemp -d)
-pid="" bridge="" hook=""
+pid="" hook=""
 names=("_acme-challenge.w.$ns.$zone." "_acme-challenge.bad.$ns.$zone." "_acme-challenge.h.$ns.$zone.")
 group=$ns.webhook.kacme.test
 
@@ -47,14 +46,13 @@ cleanup() {
         sleep 0.2
     done
     [[ -n $pid ]] && { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
-    [[ -n $bridge ]] && { kill "$bridge" 2>/dev/null || true; wait "$bridge" 2>/dev/null || true; }
     [[ -n $hook ]] && { kill "$hook" 2>/dev/null || true; wait "$hook" 2>/dev/null || true; }
     kubectl delete apiservice "v1alpha1.$group" --ignore-not-found >/dev/null 2>&1 || true
     for c in $(kubectl -n "$ns" get challenges -o name 2>/dev/null); do
         kubectl -n "$ns" patch "$c" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
     done
-    for n in "${names[@]}"; do
-        curl -fsS -X POST -d "{\"host\":\"$n\"}" "$KACME_CHALLTESTSRV_URL/clear-txt" >/dev/null 2>&1 || true
+    for n in "${names[@]}"; do # what a failed run may have left in BIND
+        "$root/tests/lib/dns-record.sh" delete "$n" TXT >/dev/null 2>&1 || true
     done
     kubectl delete namespace "$ns" --wait=false --ignore-not-found >/dev/null 2>&1 || true
     rm -rf "$work"
@@ -71,26 +69,6 @@ wait_for() {
 jp() { kubectl -n "$ns" get "$1" -o "jsonpath=$2" 2>/dev/null; }
 cond_is() { [[ "$(jp "$1" "{.status.conditions[?(@.type==\"$2\")].$3}")" == "$4" ]]; }
 txt_at_bind() { dig +short +time=2 +tries=1 -p "$bind_port" "@$bind_host" "$1" TXT | tr -d '"' | sort; }
-
-# the bridge: BIND's TXT values for our names → challtestsrv (what Pebble asks)
-bridge_loop() {
-    declare -A last=()
-    while :; do
-        for n in "${names[@]}"; do
-            cur=$(txt_at_bind "$n" | tr '\n' ' ')
-            if [[ "$cur" != "${last[$n]:-}" ]]; then
-                curl -fsS -X POST -d "{\"host\":\"$n\"}" "$KACME_CHALLTESTSRV_URL/clear-txt" >/dev/null || continue
-                for v in $cur; do
-                    curl -fsS -X POST -d "{\"host\":\"$n\",\"value\":\"$v\"}" "$KACME_CHALLTESTSRV_URL/set-txt" >/dev/null
-                done
-                last[$n]=$cur
-            fi
-        done
-        sleep 0.2
-    done
-}
-bridge_loop &
-bridge=$!
 
 kubectl apply -f "$root/crds/" >/dev/null
 kubectl create namespace "$ns" >/dev/null
@@ -112,7 +90,7 @@ spec:
     solvers:
     - dns01:
         rfc2136:
-          nameserver: "$KACME_BIND_SERVER"
+          nameserver: "$KACME_DNS_SERVER"
           tsigKeyName: $KACME_TSIG_KEY_NAME
           tsigAlgorithm: $KACME_TSIG_ALGORITHM
           tsigSecretSecretRef: {name: $2, key: secret}
@@ -137,7 +115,7 @@ issuer bind tsig
 issuer wrong tsig-wrong
 "$bin" --kubeconfig="$KUBECONFIG" --namespace="$ns" \
     --controllers=issuers,certificaterequests-issuer-acme,orders,challenges \
-    --dns01-recursive-nameservers="$KACME_BIND_SERVER" --dns01-recursive-nameservers-only \
+    --dns01-recursive-nameservers="$KACME_DNS_SERVER" --dns01-recursive-nameservers-only \
     --dns01-check-settle-period=0 --dns01-check-retry-period=2s \
     --leader-elect=false --metrics-listen-address=127.0.0.1:0 --internal-healthz-listen-address=127.0.0.1:0 \
     --v=2 >>"$work/ctrl.log" 2>&1 &

@@ -8,7 +8,7 @@ APIService), writing the TXT records to BIND9 with nsupdate and the environment'
 
 Serves discovery (GET /apis/<G>/v1alpha1) and POST /apis/<G>/v1alpha1/<S>. Every handled request is logged
 as one line "<action> <resolvedFQDN> <resolvedZone> <config>" (never the key) on stdout.
-Environment: KACME_BIND_SERVER, KACME_TSIG_KEY_NAME, KACME_TSIG_SECRET (from _local/env.sh).
+Environment: KACME_DNS_SERVER, KACME_TSIG_KEY_NAME, KACME_TSIG_SECRET (from _local/env.sh).
 """
 import argparse
 import http.server
@@ -20,7 +20,7 @@ import sys
 
 
 def nsupdate(action, fqdn, zone, key):
-    host, port = os.environ["KACME_BIND_SERVER"].rsplit(":", 1)
+    host, port = os.environ["KACME_DNS_SERVER"].rsplit(":", 1)
     op = "add" if action == "Present" else "delete"
     ttl = "60 " if op == "add" else ""
     script = (f"server {host} {port}\nzone {zone}\nupdate {op} {fqdn} {ttl}TXT \"{key}\"\nsend\n")

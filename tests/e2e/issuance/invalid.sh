@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# A name that cannot validate: the CA's HTTP-01 request for it reaches an address where nothing listens.
+# A name that cannot validate: the CA's HTTP-01 request for it reaches an address where nothing listens (its
+# A record mocked in the environment's BIND9).
 # The solver skips the self-check (waitInsteadOfSelfCheck: 0s), so the CA decides: the Challenge ends
 # invalid, the Order invalid, the CertificateRequest Failed with the CA's reason, and the solver
 # resources are removed.
@@ -9,9 +10,10 @@ e2e_kacme
 ns=$(e2e_namespace)
 e2e_issuer "e2e-invalid" '- http01: {ingress: {}}
         waitInsteadOfSelfCheck: 0s'
-host=unreachable.kacme.test
-curl -fsS -X POST "$KACME_CHALLTESTSRV_URL/add-a" -d "{\"host\":\"$host.\",\"addresses\":[\"127.0.0.9\"]}" >/dev/null
-trap 'curl -fsS -X POST "$KACME_CHALLTESTSRV_URL/clear-a" -d "{\"host\":\"'$host'.\"}" >/dev/null 2>&1; e2e_cleanup' EXIT
+# a fresh direct child of the zone, mocked in BIND before anything resolves it
+host=unreachable-$RANDOM$$.${KACME_DNS_ZONE%.}
+e2e_dns_record add "$host" A 127.0.0.9 || fail "cannot mock the A record of $host"
+trap 'e2e_dns_record delete "$host" A >/dev/null 2>&1; e2e_cleanup' EXIT
 e2e_cr "$ns" bad e2e-invalid "DNS:$host"
 deadline=$((SECONDS + 120))
 while [[ "$(e2e_cr_ready "$ns" bad)" != "False/Failed" ]]; do

@@ -86,6 +86,10 @@ e2e_crash_restart() {
     kacme_start "$name" $cmd
 }
 
+# e2e_dns_record add NAME TYPE VALUE [TTL] | delete NAME [TYPE]: a mock record in the environment's BIND9
+# (tests/lib/dns-record.sh; NAME inside $KACME_DNS_ZONE).
+e2e_dns_record() { "$root/tests/lib/dns-record.sh" "$@"; }
+
 # A fresh namespace (deleted at exit), waiting for its default ServiceAccount (pods need it).
 e2e_namespace() {
     local ns="e2e-$T-$RANDOM"

@@ -4,7 +4,8 @@
 #  - a second local-up is a quick no-op;
 #  - a namespace, a pod running kacme.test/http-responder (node stand-in), a Service and an Ingress;
 #  - GET through the ingress stand-in by host name; the pod's service-account token works in-cluster;
-#  - challtestsrv resolves any name to the ingress stand-in;
+#  - BIND9 is authoritative for the test zone and resolves its names to the ingress stand-in; the TSIG key
+#    of env.sh mocks a record (tests/lib/dns-record.sh);
 #  - a validating webhook served by a pod (secret volume, non-root) is called by the API server;
 #  - deleting the pod kills its process and removes its network namespace.
 set -euo pipefail
@@ -39,8 +40,8 @@ grep -q "already up" <<<"$out" || fail "second local-up did not detect the runni
 [[ -f "$L/env.sh" ]] || fail "$L/env.sh missing (is the environment up?)"
 # shellcheck disable=SC1091
 . "$L/env.sh"
-for v in KUBECONFIG KACME_ACME_SERVER KACME_ACME_CA_FILE KACME_ACME_ROOT_FILE KACME_DNS_SERVER KACME_INGRESS_ADDR \
-    KACME_APISERVER; do
+for v in KUBECONFIG KACME_ACME_SERVER KACME_ACME_CA_FILE KACME_ACME_ROOT_FILE KACME_DNS_SERVER KACME_DNS_ZONE \
+    KACME_TSIG_KEY_NAME KACME_TSIG_ALGORITHM KACME_TSIG_SECRET KACME_INGRESS_ADDR KACME_APISERVER; do
     [[ -n "${!v:-}" ]] || fail "env.sh does not set $v"
 done
 [[ -s "$KACME_ACME_ROOT_FILE" ]] || fail "Pebble root $KACME_ACME_ROOT_FILE is empty"
@@ -48,29 +49,24 @@ curl -sf --max-time 5 --cacert "$KACME_ACME_CA_FILE" "$KACME_ACME_SERVER" | grep
     fail "ACME directory $KACME_ACME_SERVER not served"
 kubectl get node "$KACME_NODE_NAME" >/dev/null || fail "node $KACME_NODE_NAME missing"
 
-step "DNS: challtestsrv answers with the ingress stand-in's address"
-answer=$(python3 - "$KACME_DNS_SERVER" smoke.kacme.test <<'EOF'
-import random, socket, struct, sys
-host, port = sys.argv[1].rsplit(":", 1)
-qid = random.randrange(65536)
-q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-q += b"".join(bytes([len(p)]) + p.encode() for p in sys.argv[2].split(".")) + b"\0" + struct.pack(">HH", 1, 1)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(3)
-s.sendto(q, (host, int(port)))
-r = s.recv(4096)
-an = struct.unpack(">H", r[6:8])[0]
-assert an >= 1, "no answer"
-i = len(q)  # first answer record: name (labels or a pointer), type, class, ttl, rdlength, rdata
-while r[i] and r[i] < 0xC0:
-    i += r[i] + 1
-i += 2 if r[i] >= 0xC0 else 1
-typ, _, _, rdlen = struct.unpack(">HHIH", r[i:i + 10])
-assert typ == 1 and rdlen == 4, "not an A record"
-print(".".join(str(b) for b in r[i + 10:i + 14]))
-EOF
-) || fail "DNS query to $KACME_DNS_SERVER failed"
-[[ "$answer" == "$KACME_INGRESS_ADDR" ]] || fail "smoke.kacme.test resolved to $answer, want $KACME_INGRESS_ADDR"
+step "DNS: BIND9 ($KACME_DNS_SERVER) is authoritative for $KACME_DNS_ZONE and answers with the ingress address"
+[[ $KACME_DNS_SERVER == "$KACME_HOST_IP:"* ]] || fail "KACME_DNS_SERVER=$KACME_DNS_SERVER is not on $KACME_HOST_IP (pods)"
+[[ $KACME_TSIG_ALGORITHM == HMACSHA256 ]] || fail "KACME_TSIG_ALGORITHM=$KACME_TSIG_ALGORITHM"
+[[ $(base64 -d <<<"$KACME_TSIG_SECRET" 2>/dev/null | wc -c) -ge 16 ]] || fail "KACME_TSIG_SECRET is not base64"
+dns_host=${KACME_DNS_SERVER%:*} dns_port=${KACME_DNS_SERVER##*:}
+q() { dig +norec +time=2 +tries=2 -p "$dns_port" "@$dns_host" "$@"; }
+soa=$(q "$KACME_DNS_ZONE" SOA) || fail "no answer from $KACME_DNS_SERVER"
+grep -q 'flags:.* aa' <<<"$soa" || fail "the SOA of $KACME_DNS_ZONE is not authoritative: $soa"
+grep -qP "^\Q$KACME_DNS_ZONE\E\s.*\sSOA\s" <<<"$soa" || fail "no SOA for $KACME_DNS_ZONE: $soa"
+answer=$(q +short "smoke.${KACME_DNS_ZONE%.}" A)
+[[ "$answer" == "$KACME_INGRESS_ADDR" ]] || fail "smoke.${KACME_DNS_ZONE%.} resolved to '$answer', want $KACME_INGRESS_ADDR"
+answer=$(q +short smoke.example A)
+[[ "$answer" == "$KACME_INGRESS_ADDR" ]] || fail "smoke.example (outside the zone) resolved to '$answer'"
+mock=smoke-mock-$$.${KACME_DNS_ZONE%.}
+"$root/tests/lib/dns-record.sh" add "$mock" A 127.0.0.9 || fail "mocking an A record with the TSIG key failed"
+[[ $(q +short "$mock" A) == 127.0.0.9 ]] || fail "$mock: the mocked record is not served"
+"$root/tests/lib/dns-record.sh" delete "$mock" A || fail "deleting the mocked record failed"
+[[ $(q +short "$mock" A) == "$KACME_INGRESS_ADDR" ]] || fail "$mock: the wildcard's answer did not come back"
 
 ns=kacme-smoke-$(date +%s)-$$
 step "namespace $ns"

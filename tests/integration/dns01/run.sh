@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Runs the dns01 integration test binary against the local environment's BIND9 (hack/local-up.d/50-bind9.sh).
+# Runs the dns01 integration test binary against the local environment's BIND9 (hack/lib/bind9.sh).
 set -eu
 root=${KACME_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
 env_sh=${KACME_LOCAL_DIR:-$root/_local}/env.sh
@@ -10,8 +10,8 @@ if [ ! -f "$env_sh" ]; then
 fi
 # shellcheck disable=SC1090
 . "$env_sh"
-if [ -z "${KACME_BIND_SERVER:-}" ]; then
-    echo "dns01 run.sh: KACME_BIND_SERVER not in $env_sh: the environment predates the BIND9 hook" \
+if [ -z "${KACME_TSIG_SECRET:-}" ]; then
+    echo "dns01 run.sh: no TSIG key in $env_sh: the environment predates BIND9" \
         "(hack/local-down.sh && hack/local-up.sh)" >&2
     exit 1
 fi

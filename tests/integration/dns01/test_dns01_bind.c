@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* lib/dns01 against the local environment's BIND9 (hack/local-up.d/50-bind9.sh): RFC 2136 present/clean-up
+/* lib/dns01 against the local environment's BIND9 (hack/lib/bind9.sh): RFC 2136 present/clean-up
  * with TSIG, refused updates, and the propagation check (recursive-only and authoritative, lame server).
- * Run by run.sh with _local/env.sh sourced (KACME_BIND_SERVER, KACME_DNS_ZONE, KACME_TSIG_*). */
+ * Run by run.sh with _local/env.sh sourced (KACME_DNS_SERVER, KACME_DNS_ZONE, KACME_TSIG_*). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -172,7 +172,7 @@ static void test_lame_nameserver(void **state)
 int main(void)
 {
     char err[256];
-    if (dns01_parse_server(env("KACME_BIND_SERVER"), 53, &bind_srv, err, sizeof err) != 0) {
+    if (dns01_parse_server(env("KACME_DNS_SERVER"), 53, &bind_srv, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }

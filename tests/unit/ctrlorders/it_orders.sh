@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The orders controller in a whole kacme-controller (every controller, --namespace of its own) against the
-# local control plane, Pebble, pebble-challtestsrv (DNS) and the node/ingress stand-ins (hack/local-up.sh);
+# local control plane, Pebble, BIND9 (DNS) and the node/ingress stand-ins (hack/local-up.sh);
 # HTTP-01 through the real challenges controller.
 #   1. one name: ACME order (url, finalizeURL, authorizations with identifier/challenges), one Challenge (owner
 #      reference, HTTP-01 key authorization, Created event) → Order valid with the PEM chain (base64) in
 #      status.certificate, Complete event, Challenges deleted, CertificateRequest Ready=True
 #   2. three names, one already authorized: one Challenge per authorization not already valid (authz reuse)
-#   3. a Challenge the CA fails (the name resolves to a closed port; waitInsteadOfSelfCheck 0s): Order invalid
-#      with the Challenge's reason and a failureTime; CertificateRequest Failed
+#   3. a Challenge the CA fails (the name's A record, mocked in BIND, is a closed port; waitInsteadOfSelfCheck
+#      0s): Order invalid with the Challenge's reason and a failureTime; CertificateRequest Failed
 #   4. no usable solver: Warning event Solver, no Challenge; fixing the Issuer resumes the Order
 #   5. a solver change mid-order: a new Challenge (new name), the old one deleted, then issued
 #   6. kill -9 at random moments: no process creates a second ACME order for an Order; still issued
-# ctrlorders_fakesolve (DNS-01 through challtestsrv) is the manual stand-in for the challenges controller
-# when debugging the orders controller alone.
+# ctrlorders_fakesolve (DNS-01: set the TXT record in BIND first, e.g. tests/lib/dns-record.sh add
+# _acme-challenge.NAME TXT VALUE) is the manual stand-in for the challenges controller when debugging the
+# orders controller alone.
 #
 # usage: it_orders.sh /path/to/kacme-controller
 set -euo pipefail
@@ -26,6 +27,8 @@ env_sh=${KACME_LOCAL_DIR:-$root/_local}/env.sh
 
 ns=ctrlorders-it-$$
 dom=$ns.test
+# the name the CA cannot validate: a fresh direct child of the test zone, its A record mocked in BIND
+bad=bad-$ns.${KACME_DNS_ZONE%.}
 work=$(mktemp -d)
 pid=""
 cleanup() {
@@ -39,7 +42,7 @@ cleanup() {
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     fi
-    curl -s -X POST -d "{\"host\":\"bad.$dom.\"}" "$KACME_CHALLTESTSRV_URL/clear-a" >/dev/null 2>&1 || true
+    "$root/tests/lib/dns-record.sh" delete "$bad" A >/dev/null 2>&1 || true
     kubectl delete namespace "$ns" --wait=false --ignore-not-found >/dev/null 2>&1 || true
     rm -rf "$work"
 }
@@ -163,9 +166,8 @@ wait_for "order $o valid" 60 state_is "$o" valid
 wait_for "challenges of $o deleted" 30 challenges_are "$o" 0
 
 # 3. the CA fails the Challenge: the Order fails with its reason
-curl -sf -X POST -d "{\"host\":\"bad.$dom.\",\"addresses\":[\"127.0.0.2\"]}" "$KACME_CHALLTESTSRV_URL/add-a" >/dev/null ||
-    fail "challtestsrv add-a"
-cr bad nocheck "bad.$dom"
+"$root/tests/lib/dns-record.sh" add "$bad" A 127.0.0.2 || fail "cannot mock the A record of $bad"
+cr bad nocheck "$bad"
 wait_for "order of cr bad" 30 has_order bad
 o=$(order_of bad)
 wait_for "order $o invalid" 60 state_is "$o" invalid
