@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "x509/csr.h"
+#include "csr.h"
 
 static const char *const usages[] = {
     "signing", "digital signature", "content commitment", "key encipherment", "key agreement",
@@ -104,7 +104,7 @@ void validate_certificaterequest(enum admission_op op, json_object *oldobj, json
         return;
     }
     char err[160];
-    x509_csr_t *csr = x509_csr_parse(bytes, len, err, sizeof(err));
+    wcsr_t *csr = wcsr_parse(bytes, len, err, sizeof(err));
     free(bytes);
     if (!csr) {
         admission_err(r, FE_INVALID, NULL, err, "spec.request");
@@ -113,5 +113,5 @@ void validate_certificaterequest(enum admission_op op, json_object *oldobj, json
     validate_identifiers_c(r, "spec.request.dnsNames", csr->dns_names, csr->n_dns, "spec.request.ipAddresses",
                            csr->ip_addresses, csr->n_ip, "spec.request.commonName", csr->common_name,
                            "spec.request");
-    x509_csr_free(csr);
+    wcsr_free(csr);
 }

@@ -10,11 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
+#include "csr.h"
 #include "x509/names.h"
 
 static bool set(json_object *o, const char *k)
@@ -309,19 +305,6 @@ static void solver(admission_result_t *r, json_object *s, const char *path)
     }
 }
 
-static bool pem_has_cert(const unsigned char *b, size_t len)
-{
-    BIO *bio = BIO_new_mem_buf(b, (int)len);
-    if (!bio)
-        return false;
-    X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-    bool ok = x != NULL;
-    X509_free(x);
-    BIO_free(bio);
-    ERR_clear_error();
-    return ok;
-}
-
 static bool email_ok(const char *e)
 {
     const char *at = strchr(e, '@');
@@ -351,7 +334,7 @@ static void acme(admission_result_t *r, json_object *a)
     if (cab && *cab) {
         unsigned char *b = NULL;
         size_t l = 0;
-        if (util_base64_decode(cab, WEBHOOK_B64_MAX, &b, &l) < 0 || !pem_has_cert(b, l))
+        if (util_base64_decode(cab, WEBHOOK_B64_MAX, &b, &l) < 0 || !wcsr_pem_has_cert(b, l))
             admission_err_str(r, FE_INVALID, cab_summary, "must contain at least one valid PEM-encoded certificate",
                               "spec.acme.caBundle");
         free(b);

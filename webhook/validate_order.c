@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "x509/csr.h"
+#include "csr.h"
 #include "x509/names.h"
 
 #define SET_ONCE "field cannot be changed once it has been set"
@@ -118,7 +118,7 @@ static void csr_matches(admission_result_t *r, json_object *spec)
         return;
     }
     char err[160];
-    x509_csr_t *csr = x509_csr_parse(der, derlen, err, sizeof(err));
+    wcsr_t *csr = wcsr_parse(der, derlen, err, sizeof(err));
     free(der);
     if (!csr) {
         admission_err(r, FE_INVALID, NULL, err, "spec.request");
@@ -158,7 +158,7 @@ static void csr_matches(admission_result_t *r, json_object *spec)
     free(eips);
     free(dns);
     free(ips);
-    x509_csr_free(csr);
+    wcsr_free(csr);
 }
 
 void validate_order(enum admission_op op, json_object *oldobj, json_object *newobj, const admission_user_t *user,

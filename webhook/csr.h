@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KACME_WEBHOOK_CSR_H
+#define KACME_WEBHOOK_CSR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * The webhook's X.509 input checks with GnuTLS, which the webhook loads anyway for TLS, so that its process
+ * does not need OpenSSL's libcrypto as well (issue 3: RSS <= 8 MB). They accept and reject what lib/x509/csr.c
+ * (OpenSSL) and OpenSSL's PEM reader accept and reject, and report the same one-line reasons;
+ * tests/unit/webhook/test_webhook_csr.c compares the two parsers.
+ *
+ * PKCS#10 certificate requests: RFC 2986. SANs come from the subjectAltName extension (RFC 5280 §4.2.1.6)
+ * inside the extensionRequest attribute (RFC 2985 §5.4.2). Limits are lib/x509/csr.h's X509_CSR_MAX_BYTES
+ * (input size) and X509_CSR_MAX_NAMES (DNS plus IP SANs).
+ */
+
+typedef struct wcsr {
+    char *common_name;    /* first subject CN as UTF-8, NULL when the subject has none */
+    char **dns_names;     /* DNS SANs in CSR order, as written (not normalised); n_dns entries */
+    size_t n_dns;
+    char **ip_addresses;  /* IP SANs as canonical text (inet_ntop), in CSR order; n_ip entries */
+    size_t n_ip;
+} wcsr_t;
+
+/* Parses data (PEM "CERTIFICATE REQUEST"/"NEW CERTIFICATE REQUEST", or DER) of len bytes and verifies its
+ * self-signature. Bytes after the DER structure are ignored. Returns an owned CSR (free with wcsr_free), or
+ * NULL with a one-line English reason in err (truncated to errlen; no CSR bytes are echoed). */
+wcsr_t *wcsr_parse(const unsigned char *data, size_t len, char *err, size_t errlen);
+
+/* Frees csr and everything it owns; NULL-safe. */
+void wcsr_free(wcsr_t *csr);
+
+/* True when the first PEM block labelled "CERTIFICATE" (or the older "X509 CERTIFICATE") in data holds an
+ * X.509 certificate (RFC 5280 §4.1, RFC 7468 §5) - blocks with other labels before it are skipped, a
+ * malformed block before it makes the answer false. data need not be NUL-terminated. */
+bool wcsr_pem_has_cert(const unsigned char *data, size_t len);
+
+#endif
