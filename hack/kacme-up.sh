@@ -74,11 +74,17 @@ kacme_wait kacme-webhook 30 "webhook /readyz" curl -fsS "http://127.0.0.1:$webho
 
 say "starting kacme-controller"
 kacme_stop kacme-controller
+# Every check resolves through the environment's BIND9, the one DNS server of the test zone (the
+# HTTP-01 self-check; the DNS-01 zone lookup and propagation check, when the build has DNS-01).
+dns_args=("--acme-http01-solver-nameservers=$KACME_DNS_SERVER")
+if "$build/bin/kacme-controller" --help 2>&1 | grep -q -- --dns01-recursive-nameservers-only; then
+    dns_args+=("--dns01-recursive-nameservers=$KACME_DNS_SERVER" --dns01-recursive-nameservers-only)
+fi
 # shellcheck disable=SC2086
 kacme_start kacme-controller "$build/bin/kacme-controller" --kubeconfig="$KUBECONFIG" \
     --cluster-resource-namespace=kacme --leader-election-namespace=kube-system \
     --acme-http01-solver-image="ghcr.io/kacme/acmesolver:$("$build/bin/kacme-controller" --version | awk '{print $2}')" \
-    --acme-http01-solver-nameservers="$KACME_DNS_SERVER" \
+    "${dns_args[@]}" \
     --metrics-listen-address="127.0.0.1:$metrics_port" --internal-healthz-listen-address="127.0.0.1:$healthz_port" \
     ${KACME_CONTROLLER_ARGS:-}
 kacme_wait kacme-controller 60 "controller /readyz" curl -fsS "http://127.0.0.1:$healthz_port/readyz"
