@@ -1,4 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # its variables are used by the scripts that source it
 # Shared by hack/local-up.sh and hack/local-down.sh (and by hooks in hack/local-up.d/): the local
 # environment's settings and process helpers. Source it; it defines functions and variables only.
 # (hack/lib/bind9.sh holds the DNS server's part.)

@@ -40,8 +40,7 @@ group=$ns.webhook.kacme.test
 
 cleanup() {
     kubectl -n "$ns" delete certificaterequests,orders,challenges --all --wait=false >/dev/null 2>&1 || true
-    local i
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         [[ -z $(kubectl -n "$ns" get challenges -o name 2>/dev/null) ]] && break
         sleep 0.2
     done

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
 # Shared shell functions of the issuance e2e tests (sourced). They drive kubectl as users do, against the
 # local environment (fixture kacme_env) with kacme installed by hack/kacme-up.sh as local processes.
 set -euo pipefail
