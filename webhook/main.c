@@ -36,6 +36,8 @@ struct opts {
     long verbosity;
     enum log_format format;
     long max_connections, timeout_s;
+    char *copies[2 * MAX_LIST]; /* owned: the list flags' strings, which the lists above borrow from */
+    size_t n_copies;
 };
 
 static void usage(FILE *f)
@@ -63,11 +65,14 @@ static void usage(FILE *f)
             "  --version                               print the version\n");
 }
 
-static int split_into(const char *arg, const char **list, size_t *n)
+static int split_into(struct opts *o, const char *arg, const char **list, size_t *n)
 {
-    char *copy = strdup(arg); /* kept for the process lifetime: the list borrows from it */
+    if (o->n_copies >= sizeof(o->copies) / sizeof(o->copies[0]))
+        return -1;
+    char *copy = strdup(arg); /* the list borrows from it; freed at exit */
     if (!copy)
         return -1;
+    o->copies[o->n_copies++] = copy;
     for (char *save = NULL, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         while (*t == ' ')
             t++;
@@ -135,7 +140,7 @@ static int parse(int argc, char **argv, struct opts *o)
         case O_CA_NS: o->ca_ns = optarg; break;
         case O_CA_NAME: o->ca_name = optarg; break;
         case O_DNS:
-            if (split_into(optarg, o->dns_names, &o->n_dns_names) < 0)
+            if (split_into(o, optarg, o->dns_names, &o->n_dns_names) < 0)
                 goto bad;
             break;
         case O_LEAF:
@@ -144,7 +149,7 @@ static int parse(int argc, char **argv, struct opts *o)
             break;
         case O_WHC: o->webhook_config = optarg; break;
         case O_CREATORS:
-            if (split_into(optarg, o->creators, &o->n_creators) < 0)
+            if (split_into(o, optarg, o->creators, &o->n_creators) < 0)
                 goto bad;
             break;
         case O_KUBECONFIG: o->kubeconfig = optarg; break;
@@ -207,8 +212,10 @@ int main(int argc, char **argv)
     ops_server_t *hl = NULL;
     char err[512];
 
-    if (parse(argc, argv, &o) < 0)
-        return 2;
+    if (parse(argc, argv, &o) < 0) {
+        rc = 2;
+        goto out;
+    }
 #ifdef KACME_WEBHOOK_MIMALLOC
     /* Footprint (issue 3: RSS <= 8 MB): give pages freed after a burst of connections back to the kernel at
      * once instead of after mimalloc's default delay. */
@@ -225,21 +232,25 @@ int main(int argc, char **argv)
     if (static_mode && dynamic_mode) {
         fprintf(stderr, "kacme-webhook: use either --tls-cert-file/--tls-private-key-file or the "
                         "--dynamic-serving-* flags, not both\n");
-        return 2;
+        rc = 2;
+        goto out;
     }
     if (static_mode && (!o.cert_file || !o.key_file)) {
         fprintf(stderr, "kacme-webhook: --tls-cert-file and --tls-private-key-file go together\n");
-        return 2;
+        rc = 2;
+        goto out;
     }
     if (dynamic_mode && (!o.ca_ns || !o.ca_name || o.n_dns_names == 0)) {
         fprintf(stderr, "kacme-webhook: dynamic mode needs --dynamic-serving-ca-secret-namespace, "
                         "--dynamic-serving-ca-secret-name and --dynamic-serving-dns-names\n");
-        return 2;
+        rc = 2;
+        goto out;
     }
     if (!static_mode && !dynamic_mode) {
         fprintf(stderr, "kacme-webhook: no serving certificate source: give --tls-cert-file/--tls-private-key-file "
                         "or the --dynamic-serving-* flags\n");
-        return 2;
+        rc = 2;
+        goto out;
     }
 
     /* Signals are taken synchronously by the main thread; every thread started below inherits the mask. */
@@ -315,5 +326,7 @@ out:
     if (dyn.stop)
         dyn.stop();
     servingcert_shutdown();
+    for (size_t i = 0; i < o.n_copies; i++)
+        free(o.copies[i]);
     return rc;
 }
