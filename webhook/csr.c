@@ -4,9 +4,16 @@
  *  - OpenSSL's d2i ignores bytes after the outer DER structure; libtasn1 refuses them, so they are cut off.
  *  - OpenSSL's PEM reader (skip blocks with other labels, refuse encapsulated headers, strict base64) is
  *    reproduced by pem_find() instead of GnuTLS's decoder, which matches labels by prefix.
- *  - The common name is converted to UTF-8 from its DER string type with OpenSSL's rules (1-byte types as
- *    Latin-1, BMPString, UniversalString), not GnuTLS's.
- *  - An undecodable subjectAltName extension yields no SANs (OpenSSL's X509V3_get_d2i returns NULL for it). */
+ *  - The subject is walked here: the common name is converted to UTF-8 from its DER string type with
+ *    OpenSSL's rules (1-byte types as Latin-1, BMPString, UniversalString), not GnuTLS's.
+ *  - GeneralNames are walked here (empty entries are legal for OpenSSL, not for GnuTLS), and an undecodable
+ *    subjectAltName extension yields no SANs (OpenSSL's X509V3_get_d2i returns NULL for it).
+ *  - OpenSSL refuses a CSR whose subject holds a string it cannot convert to UTF-8 (its name decoder
+ *    canonicalises every entry), so value_refused() checks every entry the same way.
+ *  - The DER structure and OpenSSL's checks of primitive contents are applied before libtasn1, which
+ *    differs from OpenSSL's decoder in both directions (csr_well_formed).
+ *  - A caBundle certificate is parsed, not verified, so "valid" is what OpenSSL's decoder accepts:
+ *    cert_well_formed checks that, and GnuTLS's stricter importer is not asked. */
 #include "csr.h"
 
 #include <arpa/inet.h>
@@ -17,7 +24,6 @@
 
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
-#include <gnutls/x509-ext.h>
 #include <gnutls/x509.h>
 
 #include "util/base64.h"
@@ -88,15 +94,71 @@ static int der_header(const unsigned char *d, size_t len, unsigned *tag, size_t 
     return 0;
 }
 
-/* Length of the outer DER element at the start of d, so that trailing bytes can be ignored as OpenSSL's d2i
- * does; len itself when the header cannot be read or claims more than there is (the import then fails). */
+/* Length of the outer DER SEQUENCE at the start of d, so that trailing bytes can be ignored as OpenSSL's d2i
+ * does; 0 when there is no complete SEQUENCE header or it claims more bytes than there are (libtasn1 is
+ * left no chance to accept a bare header). */
 static size_t der_outer_len(const unsigned char *d, size_t len)
 {
     unsigned tag;
     size_t hdr, body;
-    if (der_header(d, len, &tag, &hdr, &body) < 0 || body > len - hdr)
-        return len;
+    if (der_header(d, len, &tag, &hdr, &body) < 0 || tag != 0x30 || body > len - hdr)
+        return 0;
     return hdr + body;
+}
+
+/* The content checks OpenSSL's decoder makes on universal primitives wherever it meets them (c2i): INTEGER
+ * and ENUMERATED non-empty and minimal, BOOLEAN one byte, NULL empty, OBJECT IDENTIFIER non-empty with
+ * minimal sub-identifiers, BIT STRING with an unused-bits byte of 0..7, BMPString and UniversalString of
+ * whole characters. libtasn1 lets some of these pass. */
+static bool primitive_ok(unsigned tag, const unsigned char *c, size_t n)
+{
+    switch (tag) {
+    case 0x01: return n == 1;
+    case 0x02:
+    case 0x0a:
+        return n >= 1 && !(n > 1 && ((c[0] == 0x00 && !(c[1] & 0x80)) || (c[0] == 0xff && (c[1] & 0x80))));
+    case 0x03: return n >= 1 && c[0] <= 7;
+    case 0x05: return n == 0;
+    case 0x1c: return n % 4 == 0; /* UniversalString */
+    case 0x1e: return n % 2 == 0; /* BMPString */
+    case 0x06:
+        if (n == 0 || (c[n - 1] & 0x80))
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if (c[i] == 0x80 && (i == 0 || !(c[i - 1] & 0x80)))
+                return false;
+        return true;
+    default: return true;
+    }
+}
+
+/* True when d[0..len) is a sequence of complete definite-length elements, each constructed one holding
+ * exactly its children, whose universal primitives pass primitive_ok, and with no empty constructed
+ * context-specific element (an EXPLICIT tag wraps exactly one element): GeneralNames as OpenSSL decodes
+ * them (entries of an unknown shape fail the whole list). Contents of OCTET and BIT STRINGs are not
+ * entered, as OpenSSL's decoder does not enter them either. depth bounds the recursion. */
+static bool der_well_formed(const unsigned char *d, size_t len, int depth)
+{
+    if (depth > 32)
+        return false;
+    size_t pos = 0;
+    while (pos < len) {
+        unsigned tag;
+        size_t hdr, body;
+        if (der_header(d + pos, len - pos, &tag, &hdr, &body) < 0 || body > len - pos - hdr)
+            return false;
+        const unsigned char *c = d + pos + hdr;
+        if (tag & 0x20) {
+            if ((tag & 0xc0) == 0x80 && body == 0)
+                return false;
+            if (!der_well_formed(c, body, depth + 1))
+                return false;
+        } else if ((tag & 0xc0) == 0 && !primitive_ok(tag, c, body)) {
+            return false;
+        }
+        pos += hdr + body;
+    }
+    return true;
 }
 
 /* ---- PEM (RFC 7468) as OpenSSL's PEM_read_bio reads it ---- */
@@ -329,33 +391,341 @@ bad:
     return NULL;
 }
 
-/* Sets csr->common_name from the subject's first CN. 0, or -1 with err set. */
-static int common_name(gnutls_x509_crq_t crq, wcsr_t *csr, char *err, size_t errlen)
+/* Content bounds of the subject Name in the DER CSR d (CertificationRequest → CertificationRequestInfo →
+ * version, subject; RFC 2986 §4). NULL when the structure is not there (GnuTLS has accepted it already, so
+ * that does not happen). */
+static const unsigned char *subject_name(const unsigned char *d, size_t len, size_t *nlen)
 {
-    size_t sz = 0;
-    int rc = gnutls_x509_crq_get_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, 1, NULL, &sz);
-    if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-        return 0;
-    unsigned char *raw = rc == GNUTLS_E_SHORT_MEMORY_BUFFER ? malloc(sz ? sz : 1) : NULL;
-    if (!raw || gnutls_x509_crq_get_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, 1, raw, &sz) < 0) {
-        free(raw);
-        seterr(err, errlen, "CSR common name is not valid text");
-        return -1;
+    unsigned tag;
+    size_t hdr, body;
+    if (der_header(d, len, &tag, &hdr, &body) < 0 || body > len - hdr) /* CertificationRequest */
+        return NULL;
+    d += hdr;
+    len = body;
+    if (der_header(d, len, &tag, &hdr, &body) < 0 || tag != 0x30 || body > len - hdr) /* ...Info */
+        return NULL;
+    d += hdr;
+    len = body;
+    if (der_header(d, len, &tag, &hdr, &body) < 0 || tag != 0x02 || body > len - hdr) /* version */
+        return NULL;
+    d += hdr + body;
+    len -= hdr + body;
+    if (der_header(d, len, &tag, &hdr, &body) < 0 || tag != 0x30 || body > len - hdr) /* subject */
+        return NULL;
+    *nlen = body;
+    return d + hdr;
+}
+
+/* Calls fn on the value (a whole TLV) of every AttributeTypeAndValue of the Name content n[0..len), with
+ * whether its type is commonName (2.5.4.3), until fn returns non-zero; returns that, or 0, or -1 when the
+ * Name is malformed. */
+static int name_each(const unsigned char *n, size_t len, int (*fn)(const unsigned char *, size_t, bool, void *),
+                     void *arg)
+{
+    static const unsigned char cn_oid[] = {0x06, 0x03, 0x55, 0x04, 0x03};
+    unsigned tag;
+    size_t hdr, body, ahdr, abody, ohdr, obody;
+    for (size_t pos = 0; pos < len; pos += hdr + body) {
+        if (der_header(n + pos, len - pos, &tag, &hdr, &body) < 0 || tag != 0x31 || body > len - pos - hdr)
+            return -1; /* RelativeDistinguishedName: SET OF AttributeTypeAndValue */
+        const unsigned char *rdn = n + pos + hdr;
+        for (size_t apos = 0; apos < body; apos += ahdr + abody) {
+            if (der_header(rdn + apos, body - apos, &tag, &ahdr, &abody) < 0 || tag != 0x30 ||
+                abody > body - apos - ahdr)
+                return -1;
+            const unsigned char *ava = rdn + apos + ahdr;
+            if (der_header(ava, abody, &tag, &ohdr, &obody) < 0 || tag != 0x06 || obody > abody - ohdr)
+                return -1;
+            bool is_cn = ohdr + obody == sizeof(cn_oid) && memcmp(ava, cn_oid, sizeof(cn_oid)) == 0;
+            int rc = fn(ava + ohdr + obody, abody - ohdr - obody, is_cn, arg);
+            if (rc)
+                return rc;
+        }
     }
-    size_t ul = 0;
-    char *utf8 = dirstring_utf8(raw, sz, &ul);
-    free(raw);
-    if (!utf8) {
-        seterr(err, errlen, "CSR common name is not valid text");
-        return -1;
-    }
-    if (memchr(utf8, 0, ul)) {
-        free(utf8);
-        seterr(err, errlen, "CSR common name contains a NUL byte");
-        return -1;
-    }
-    csr->common_name = utf8;
     return 0;
+}
+
+/* OpenSSL's Name decoder takes values of the string types in its "printable" set (plus SEQUENCE and the
+ * universal tags it does not know), and converts those it canonicalises (UTF8, Printable, Teletex, IA5,
+ * Universal, BMP) to UTF-8; anything else, or a failed conversion, makes the whole CSR unreadable. */
+static int value_refused(const unsigned char *v, size_t len, bool is_cn, void *arg)
+{
+    (void)is_cn;
+    (void)arg;
+    unsigned tag;
+    size_t hdr, body;
+    if (der_header(v, len, &tag, &hdr, &body) < 0 || hdr + body != len)
+        return 1;
+    switch (tag) {
+    case 0x30:                                                            /* SEQUENCE */
+    case 3: case 18:                                                      /* BIT STRING, NumericString */
+    case 7: case 8: case 9: case 11: case 13: case 14: case 15: case 29: /* tags OpenSSL calls unknown */
+        return 0;
+    case 12: case 19: case 20: case 22: case 28: case 30: {
+        size_t ul;
+        char *u = dirstring_utf8(v, len, &ul);
+        free(u);
+        return u ? 0 : 1;
+    }
+    default:
+        return 1;
+    }
+}
+
+typedef struct cn_out {
+    wcsr_t *csr;
+    char *err;
+    size_t errlen;
+    int rc;
+} cn_out_t;
+
+static int take_cn(const unsigned char *v, size_t len, bool is_cn, void *arg)
+{
+    cn_out_t *o = arg;
+    if (!is_cn)
+        return 0;
+    size_t ul = 0;
+    char *utf8 = dirstring_utf8(v, len, &ul);
+    if (!utf8) {
+        seterr(o->err, o->errlen, "CSR common name is not valid text");
+        o->rc = -1;
+    } else if (memchr(utf8, 0, ul)) {
+        free(utf8);
+        seterr(o->err, o->errlen, "CSR common name contains a NUL byte");
+        o->rc = -1;
+    } else {
+        o->csr->common_name = utf8;
+    }
+    return 1; /* the first CN only */
+}
+
+/* Sets csr->common_name from the first CN of the subject n[0..len). 0, or -1 with err set. */
+static int common_name(const unsigned char *n, size_t len, wcsr_t *csr, char *err, size_t errlen)
+{
+    cn_out_t o = {csr, err, errlen, 0};
+    name_each(n, len, take_cn, &o);
+    return o.rc;
+}
+
+/* ---- the CSR's structure as OpenSSL's decoder checks it (RFC 2986 §4) ---- */
+
+/* Takes the element at *p (within end) with tag `tag` (any tag when 0): returns its content, sets *body and
+ * *tagp (when not NULL), advances *p. NULL when the element is malformed, overruns or has another tag. */
+static unsigned char *der_take(unsigned char **p, const unsigned char *end, unsigned tag, size_t *body,
+                               unsigned *tagp)
+{
+    unsigned t;
+    size_t hdr, b;
+    if (*p >= end || der_header(*p, (size_t)(end - *p), &t, &hdr, &b) < 0 || b > (size_t)(end - *p) - hdr ||
+        (tag && t != tag))
+        return NULL;
+    unsigned char *c = *p + hdr;
+    *p = c + b;
+    *body = b;
+    if (tagp)
+        *tagp = t;
+    return c;
+}
+
+/* A universal primitive that OpenSSL decodes into a value (primitive_ok); BIT STRINGs get their unused
+ * bits cleared, as OpenSSL's decoder does, so a key or signature with such bits set is a different one to
+ * GnuTLS too (which would otherwise ignore them). */
+static bool prim_take(unsigned char **p, const unsigned char *end, unsigned tag)
+{
+    size_t n;
+    unsigned char *c = der_take(p, end, tag, &n, NULL);
+    if (!c || !primitive_ok(tag, c, n))
+        return false;
+    if (tag == 0x03 && n > 1)
+        c[n - 1] &= (unsigned char)(0xff << c[0]);
+    return true;
+}
+
+/* An ANY (attribute values, algorithm parameters): OpenSSL checks universal primitives and keeps
+ * constructed values as they are, without looking inside. */
+static bool any_take(unsigned char **p, const unsigned char *end)
+{
+    unsigned char *start = *p;
+    size_t n;
+    unsigned t;
+    if (!der_take(p, end, 0, &n, &t))
+        return false;
+    if ((t & 0xe0) != 0) /* constructed, or not universal */
+        return true;
+    *p = start;
+    return prim_take(p, end, t);
+}
+
+/* AlgorithmIdentifier ::= SEQUENCE { algorithm OBJECT IDENTIFIER, parameters ANY OPTIONAL } */
+static bool algid_take(unsigned char **p, const unsigned char *end)
+{
+    size_t n;
+    unsigned char *c = der_take(p, end, 0x30, &n, NULL);
+    if (!c)
+        return false;
+    const unsigned char *e = c + n;
+    if (!prim_take(&c, e, 0x06))
+        return false;
+    if (c < e && !any_take(&c, e))
+        return false;
+    return c == e;
+}
+
+/* Name ::= SEQUENCE OF SET OF SEQUENCE { type OBJECT IDENTIFIER, value ANY } (the value types are judged
+ * by value_refused afterwards). */
+static bool name_take(unsigned char **p, const unsigned char *end, unsigned char **content, size_t *clen)
+{
+    size_t n, rn, an;
+    unsigned char *c = der_take(p, end, 0x30, &n, NULL);
+    if (!c)
+        return false;
+    *content = c;
+    *clen = n;
+    const unsigned char *e = c + n;
+    while (c < e) {
+        unsigned char *r = der_take(&c, e, 0x31, &rn, NULL);
+        if (!r)
+            return false;
+        const unsigned char *re = r + rn;
+        while (r < re) {
+            unsigned char *a = der_take(&r, re, 0x30, &an, NULL);
+            if (!a)
+                return false;
+            const unsigned char *ae = a + an;
+            if (!prim_take(&a, ae, 0x06) || !any_take(&a, ae) || a != ae)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* CertificationRequest (RFC 2986 §4.1/4.2) down to the ANYs: what OpenSSL's d2i_X509_REQ insists on,
+ * checked before libtasn1, which is laxer in places (an empty INTEGER, a BIT STRING's unused bits) and
+ * stricter in others (the inside of an attribute value, which OpenSSL keeps undecoded). d is changed
+ * (prim_take). The [0] attributes are optional, as for OpenSSL. */
+static bool csr_well_formed(unsigned char *d, size_t len)
+{
+    unsigned char *p = d;
+    size_t n, tn, sn, an;
+    unsigned char *c = der_take(&p, d + len, 0x30, &n, NULL);
+    if (!c)
+        return false;
+    const unsigned char *e = c + n;
+    unsigned char *tbs = der_take(&c, e, 0x30, &tn, NULL);
+    if (!tbs || !algid_take(&c, e) || !prim_take(&c, e, 0x03) || c != e)
+        return false;
+    const unsigned char *te = tbs + tn;
+    unsigned char *nm;
+    size_t nml;
+    if (!prim_take(&tbs, te, 0x02) || !name_take(&tbs, te, &nm, &nml))
+        return false;
+    unsigned char *spki = der_take(&tbs, te, 0x30, &sn, NULL);
+    if (!spki)
+        return false;
+    const unsigned char *se = spki + sn;
+    if (!algid_take(&spki, se) || !prim_take(&spki, se, 0x03) || spki != se)
+        return false;
+    if (tbs < te) {
+        unsigned char *at = der_take(&tbs, te, 0xa0, &an, NULL);
+        if (!at)
+            return false;
+        const unsigned char *ae = at + an;
+        while (at < ae) {
+            size_t xn, vn;
+            unsigned char *attr = der_take(&at, ae, 0x30, &xn, NULL);
+            if (!attr)
+                return false;
+            const unsigned char *xe = attr + xn;
+            unsigned char *vals = NULL;
+            if (!prim_take(&attr, xe, 0x06) || !(vals = der_take(&attr, xe, 0x31, &vn, NULL)) || attr != xe)
+                return false;
+            const unsigned char *ve = vals + vn;
+            while (vals < ve)
+                if (!any_take(&vals, ve))
+                    return false;
+        }
+    }
+    return tbs == te;
+}
+
+/* A Name as OpenSSL's decoder takes it: structure (name_take) and value types (value_refused). */
+static bool name_ok(unsigned char **p, const unsigned char *end)
+{
+    unsigned char *c;
+    size_t n;
+    return name_take(p, end, &c, &n) && name_each(c, n, value_refused, NULL) == 0;
+}
+
+/* Certificate (RFC 5280 §4.1) as OpenSSL's d2i_X509 decodes it, which is what "a valid certificate" meant
+ * for the caBundle check: structure down to the ANYs and extension values, primitive contents, name
+ * strings; nothing is verified. GnuTLS's importer is not used because it judges more (the version number,
+ * the two signature algorithms being equal) and so would refuse bundles that were accepted so far. */
+static bool cert_well_formed(unsigned char *d, size_t len)
+{
+    unsigned char *p = d;
+    size_t n, tn, vn, sn, xn;
+    unsigned char *c = der_take(&p, d + len, 0x30, &n, NULL);
+    if (!c)
+        return false;
+    const unsigned char *e = c + n;
+    unsigned char *tbs = der_take(&c, e, 0x30, &tn, NULL);
+    if (!tbs || !algid_take(&c, e) || !prim_take(&c, e, 0x03) || c != e)
+        return false;
+    const unsigned char *te = tbs + tn;
+    if (tbs < te && *tbs == 0xa0) { /* [0] EXPLICIT Version DEFAULT v1 */
+        unsigned char *v = der_take(&tbs, te, 0xa0, &vn, NULL);
+        if (!v)
+            return false;
+        const unsigned char *vend = v + vn;
+        if (!prim_take(&v, vend, 0x02) || v != vend)
+            return false;
+    }
+    if (!prim_take(&tbs, te, 0x02) || !algid_take(&tbs, te) || !name_ok(&tbs, te))
+        return false;
+    unsigned char *val = der_take(&tbs, te, 0x30, &vn, NULL);
+    if (!val)
+        return false;
+    const unsigned char *ve = val + vn;
+    for (int i = 0; i < 2; i++) {
+        if (val >= ve || (*val != 0x17 && *val != 0x18) || !prim_take(&val, ve, *val))
+            return false;
+    }
+    if (val != ve || !name_ok(&tbs, te))
+        return false;
+    unsigned char *spki = der_take(&tbs, te, 0x30, &sn, NULL);
+    if (!spki)
+        return false;
+    const unsigned char *se = spki + sn;
+    if (!algid_take(&spki, se) || !prim_take(&spki, se, 0x03) || spki != se)
+        return false;
+    static const unsigned optional[] = {0x81, 0x82};
+    for (size_t i = 0; i < 2; i++) {
+        if (tbs < te && *tbs == optional[i]) {
+            unsigned char *u = der_take(&tbs, te, optional[i], &xn, NULL);
+            if (!u || !primitive_ok(0x03, u, xn))
+                return false;
+        }
+    }
+    if (tbs < te) { /* [3] EXPLICIT Extensions */
+        unsigned char *x = der_take(&tbs, te, 0xa3, &xn, NULL);
+        if (!x)
+            return false;
+        const unsigned char *xe = x + xn;
+        unsigned char *list = der_take(&x, xe, 0x30, &n, NULL);
+        if (!list || x != xe)
+            return false;
+        const unsigned char *le = list + n;
+        while (list < le) {
+            unsigned char *ext = der_take(&list, le, 0x30, &n, NULL);
+            if (!ext)
+                return false;
+            const unsigned char *ee = ext + n;
+            if (!prim_take(&ext, ee, 0x06) || (ext < ee && *ext == 0x01 && !prim_take(&ext, ee, 0x01)) ||
+                !der_take(&ext, ee, 0x04, &n, NULL) || ext != ee)
+                return false;
+        }
+    }
+    return tbs == te;
 }
 
 /* ---- subjectAltName ---- */
@@ -380,7 +750,58 @@ static int san_count(gnutls_x509_crq_t crq)
     return count;
 }
 
-/* Appends the DNS and IP SANs. 0, or -1 with err set. */
+/* Walks GeneralNames (RFC 5280 §4.2.1.6) in the extension value v[0..n) and appends the dNSName ([2]
+ * IA5String) and iPAddress ([7] OCTET STRING) entries. Decoded here rather than by GnuTLS, whose decoder
+ * refuses empty entries that OpenSSL reads (an empty dNSName is a name, an empty iPAddress a bad one).
+ * A value that is not GeneralNames yields no SANs at all, as with OpenSSL. 0, or -1 with err set. */
+static int general_names(const unsigned char *v, size_t n, wcsr_t *csr, char *err, size_t errlen)
+{
+    unsigned tag;
+    size_t hdr, body;
+    if (der_header(v, n, &tag, &hdr, &body) < 0 || tag != 0x30 || body > n - hdr ||
+        !der_well_formed(v + hdr, body, 0))
+        return 0;
+    const unsigned char *p = v + hdr, *end = v + hdr + body;
+    /* First pass: every entry must be one of the GeneralName choices, or nothing is taken. */
+    for (const unsigned char *q = p; q < end;) {
+        der_header(q, (size_t)(end - q), &tag, &hdr, &body); /* cannot fail: checked by der_well_formed */
+        switch (tag) {
+        case 0xa0: case 0x81: case 0x82: case 0xa3: case 0xa4: case 0xa5: case 0x86: case 0x87: case 0x88:
+            break;
+        default:
+            return 0;
+        }
+        q += hdr + body;
+    }
+    for (const unsigned char *q = p; q < end;) {
+        der_header(q, (size_t)(end - q), &tag, &hdr, &body);
+        const unsigned char *c = q + hdr;
+        q += hdr + body;
+        if (tag == 0x82) {
+            if (memchr(c, 0, body)) {
+                seterr(err, errlen, "CSR DNS name contains a NUL byte");
+                return -1;
+            }
+            if (push(&csr->dns_names, &csr->n_dns, (const char *)c, body) < 0) {
+                seterr(err, errlen, "CSR has too many names");
+                return -1;
+            }
+        } else if (tag == 0x87) {
+            char txt[INET6_ADDRSTRLEN];
+            if ((body != 4 && body != 16) || !inet_ntop(body == 4 ? AF_INET : AF_INET6, c, txt, sizeof(txt))) {
+                seterr(err, errlen, "CSR IP address has a bad length");
+                return -1;
+            }
+            if (push(&csr->ip_addresses, &csr->n_ip, txt, strlen(txt)) < 0) {
+                seterr(err, errlen, "CSR has too many names");
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Appends the DNS and IP SANs of the one subjectAltName extension. 0, or -1 with err set. */
 static int sans(gnutls_x509_crq_t crq, wcsr_t *csr, char *err, size_t errlen)
 {
     int n = san_count(crq);
@@ -392,52 +813,9 @@ static int sans(gnutls_x509_crq_t crq, wcsr_t *csr, char *err, size_t errlen)
     }
     gnutls_datum_t ext = {NULL, 0};
     unsigned crit = 0;
-    gnutls_subject_alt_names_t list = NULL;
-    int ret = 0;
     if (gnutls_x509_crq_get_extension_by_oid2(crq, OID_SUBJECT_ALT_NAME, 0, &ext, &crit) < 0)
-        goto out; /* present but unreadable: no SANs, like OpenSSL */
-    if (gnutls_subject_alt_names_init(&list) < 0) {
-        list = NULL;
-        seterr(err, errlen, "out of memory");
-        ret = -1;
-        goto out;
-    }
-    if (gnutls_x509_ext_import_subject_alt_names(&ext, list, 0) < 0)
-        goto out; /* undecodable extension value: no SANs, like OpenSSL */
-    for (unsigned i = 0;; i++) {
-        unsigned type = 0;
-        gnutls_datum_t v = {NULL, 0};
-        if (gnutls_subject_alt_names_get(list, i, &type, &v, NULL) < 0)
-            break;
-        if (type == GNUTLS_SAN_DNSNAME) {
-            if (v.size && memchr(v.data, 0, v.size)) {
-                seterr(err, errlen, "CSR DNS name contains a NUL byte");
-                ret = -1;
-                goto out;
-            }
-            if (push(&csr->dns_names, &csr->n_dns, (const char *)v.data, v.size) < 0) {
-                seterr(err, errlen, "CSR has too many names");
-                ret = -1;
-                goto out;
-            }
-        } else if (type == GNUTLS_SAN_IPADDRESS) {
-            char txt[INET6_ADDRSTRLEN];
-            if ((v.size != 4 && v.size != 16) ||
-                !inet_ntop(v.size == 4 ? AF_INET : AF_INET6, v.data, txt, sizeof(txt))) {
-                seterr(err, errlen, "CSR IP address has a bad length");
-                ret = -1;
-                goto out;
-            }
-            if (push(&csr->ip_addresses, &csr->n_ip, txt, strlen(txt)) < 0) {
-                seterr(err, errlen, "CSR has too many names");
-                ret = -1;
-                goto out;
-            }
-        }
-    }
-out:
-    if (list)
-        gnutls_subject_alt_names_deinit(list);
+        return 0; /* present but unreadable: no SANs, like OpenSSL */
+    int ret = general_names(ext.data, ext.size, csr, err, errlen);
     gnutls_free(ext.data);
     return ret;
 }
@@ -447,7 +825,7 @@ out:
 wcsr_t *wcsr_parse(const unsigned char *data, size_t len, char *err, size_t errlen)
 {
     wcsr_t *out = NULL, *csr = NULL;
-    unsigned char *pemder = NULL;
+    unsigned char *der = NULL;
     gnutls_x509_crq_t crq = NULL;
     gnutls_pubkey_t pk = NULL;
 
@@ -459,23 +837,34 @@ wcsr_t *wcsr_parse(const unsigned char *data, size_t len, char *err, size_t errl
         seterr(err, errlen, "CSR larger than 64 KiB");
         goto out;
     }
-    const unsigned char *der = data;
+    /* An owned copy of the DER: der_well_formed masks unused bits in it. */
     size_t derlen = len;
     if (looks_pem(data, len)) {
         static const char *const labels[] = {"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"};
-        if (pem_find(data, len, labels, 2, &pemder, &derlen) < 0 || derlen == 0) {
+        if (pem_find(data, len, labels, 2, &der, &derlen) < 0) {
             seterr(err, errlen, "not a PEM or DER PKCS#10 certificate request");
             goto out;
         }
-        der = pemder;
+    } else if ((der = malloc(len))) {
+        memcpy(der, data, len);
+    } else {
+        seterr(err, errlen, "out of memory");
+        goto out;
     }
-    gnutls_datum_t dat = {(unsigned char *)der, (unsigned)der_outer_len(der, derlen)};
+    gnutls_datum_t dat = {der, (unsigned)der_outer_len(der, derlen)};
+    if (dat.size == 0) {
+        seterr(err, errlen, "not a PEM or DER PKCS#10 certificate request");
+        goto out;
+    }
     if (gnutls_x509_crq_init(&crq) < 0) {
         crq = NULL;
         seterr(err, errlen, "out of memory");
         goto out;
     }
-    if (gnutls_x509_crq_import(crq, &dat, GNUTLS_X509_FMT_DER) < 0) {
+    size_t nlen = 0;
+    const unsigned char *subj = NULL;
+    if (!csr_well_formed(dat.data, dat.size) ||
+        gnutls_x509_crq_import(crq, &dat, GNUTLS_X509_FMT_DER) < 0 || !(subj = subject_name(dat.data, dat.size, &nlen)) || name_each(subj, nlen, value_refused, NULL) != 0) {
         seterr(err, errlen, "not a PEM or DER PKCS#10 certificate request");
         goto out;
     }
@@ -498,7 +887,7 @@ wcsr_t *wcsr_parse(const unsigned char *data, size_t len, char *err, size_t errl
         seterr(err, errlen, "out of memory");
         goto out;
     }
-    if (common_name(crq, csr, err, errlen) < 0 || sans(crq, csr, err, errlen) < 0)
+    if (common_name(subj, nlen, csr, err, errlen) < 0 || sans(crq, csr, err, errlen) < 0)
         goto out;
     out = csr;
     csr = NULL;
@@ -507,7 +896,7 @@ out:
         gnutls_pubkey_deinit(pk);
     if (crq)
         gnutls_x509_crq_deinit(crq);
-    free(pemder);
+    free(der);
     wcsr_free(csr);
     return out;
 }
@@ -519,13 +908,8 @@ bool wcsr_pem_has_cert(const unsigned char *data, size_t len)
     size_t derlen = 0;
     if (!data || pem_find(data, len, labels, 2, &der, &derlen) < 0)
         return false;
-    gnutls_x509_crt_t crt = NULL;
-    bool ok = false;
-    if (gnutls_x509_crt_init(&crt) == 0) {
-        gnutls_datum_t d = {der, (unsigned)der_outer_len(der, derlen)};
-        ok = derlen > 0 && gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) == 0;
-        gnutls_x509_crt_deinit(crt);
-    }
+    size_t dl = der_outer_len(der, derlen);
+    bool ok = dl > 0 && cert_well_formed(der, dl);
     free(der);
     return ok;
 }

@@ -32,9 +32,10 @@ wcsr_t *wcsr_parse(const unsigned char *data, size_t len, char *err, size_t errl
 /* Frees csr and everything it owns; NULL-safe. */
 void wcsr_free(wcsr_t *csr);
 
-/* True when the first PEM block labelled "CERTIFICATE" (or the older "X509 CERTIFICATE") in data holds an
- * X.509 certificate (RFC 5280 §4.1, RFC 7468 §5) - blocks with other labels before it are skipped, a
- * malformed block before it makes the answer false. data need not be NUL-terminated. */
+/* True when the first PEM block labelled "CERTIFICATE" (or the older "X509 CERTIFICATE") in data holds a
+ * well-formed X.509 certificate (RFC 5280 §4.1, RFC 7468 §5): decodable, not verified (no signature, dates
+ * or chain checks). Blocks with other labels before it are skipped; a malformed block before it makes the
+ * answer false. data need not be NUL-terminated. */
 bool wcsr_pem_has_cert(const unsigned char *data, size_t len);
 
 #endif
