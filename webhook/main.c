@@ -16,6 +16,7 @@
 #include "ops/health.h"
 #include "server.h"
 #include "servingcert.h"
+#include "tlsopts.h"
 #include "util/duration.h"
 #include "util/log.h"
 #include "util/version.h"
@@ -36,6 +37,9 @@ struct opts {
     long verbosity;
     enum log_format format;
     long max_connections, timeout_s;
+    const char *tls_min_version;
+    const char *cipher_suites[MAX_LIST];
+    size_t n_cipher_suites;
     char *copies[2 * MAX_LIST]; /* owned: the list flags' strings, which the lists above borrow from */
     size_t n_copies;
 };
@@ -57,6 +61,8 @@ static void usage(FILE *f)
             "                                          caBundle is kept in sync with the CA\n"
             "  --challenge-creators A,group:B          who may create Challenges (default\n"
             "                                          " ADMISSION_DEFAULT_CHALLENGE_CREATOR ")\n"
+            "  --tls-min-version V                     VersionTLS12 (default) or VersionTLS13\n"
+            "  --tls-cipher-suites A,B                 TLS 1.2 cipher suites, Go names (default: GnuTLS NORMAL)\n"
             "  --max-connections N                     connection cap (default 1000)\n"
             "  --connection-timeout-seconds N          idle/read timeout (default 30)\n"
             "  --kubeconfig PATH                       API server access (else $KUBECONFIG, else in-cluster)\n"
@@ -97,7 +103,7 @@ static int parse_long(const char *s, long lo, long hi, long *out)
 
 enum {
     O_SECURE_PORT = 1000, O_HEALTHZ_PORT, O_BIND, O_CERT, O_KEY, O_CA_NS, O_CA_NAME, O_DNS, O_LEAF, O_WHC,
-    O_CREATORS, O_KUBECONFIG, O_V, O_FORMAT, O_MAXCONN, O_TIMEOUT, O_VERSION, O_HELP,
+    O_CREATORS, O_KUBECONFIG, O_V, O_FORMAT, O_MAXCONN, O_TIMEOUT, O_VERSION, O_HELP, O_TLS_MIN, O_TLS_SUITES,
 };
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -121,6 +127,8 @@ static int parse(int argc, char **argv, struct opts *o)
         {"connection-timeout-seconds", required_argument, NULL, O_TIMEOUT},
         {"version", no_argument, NULL, O_VERSION},
         {"help", no_argument, NULL, O_HELP},
+        {"tls-min-version", required_argument, NULL, O_TLS_MIN},
+        {"tls-cipher-suites", required_argument, NULL, O_TLS_SUITES},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -167,6 +175,11 @@ static int parse(int argc, char **argv, struct opts *o)
             break;
         case O_TIMEOUT:
             if (parse_long(optarg, 1, 3600, &o->timeout_s) < 0)
+                goto bad;
+            break;
+        case O_TLS_MIN: o->tls_min_version = optarg; break;
+        case O_TLS_SUITES:
+            if (split_into(o, optarg, o->cipher_suites, &o->n_cipher_suites) < 0)
                 goto bad;
             break;
         case O_VERSION: printf("kacme-webhook %s\n", kacme_version()); exit(0);
@@ -253,6 +266,14 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    char priorities[512];
+    if (tlsopts_priorities(o.tls_min_version, o.cipher_suites, o.n_cipher_suites, priorities, sizeof(priorities), err,
+                           sizeof(err)) < 0) {
+        fprintf(stderr, "kacme-webhook: %s\n", err);
+        rc = 2;
+        goto out;
+    }
+
     /* Signals are taken synchronously by the main thread; every thread started below inherits the mask. */
     sigset_t set;
     sigemptyset(&set);
@@ -297,7 +318,7 @@ int main(int argc, char **argv)
     }
     webhook_server_config_t sc = {.bind_address = o.bind_address, .port = (unsigned short)o.secure_port,
                                   .max_connections = (unsigned)o.max_connections, .timeout_s = (unsigned)o.timeout_s,
-                                  .policy = &policy};
+                                  .tls_priorities = priorities, .policy = &policy};
     srv = webhook_server_start(&sc, err, sizeof(err));
     if (!srv) {
         LOG_ERROR("cannot start the HTTPS listener", "error", err);

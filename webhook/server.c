@@ -14,6 +14,7 @@
 
 #include "admission.h"
 #include "servingcert.h"
+#include "tlsopts.h"
 #include "util/log.h"
 
 struct webhook_server {
@@ -182,7 +183,8 @@ webhook_server_t *webhook_server_start(const webhook_server_config_t *cfg, char 
     s->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, handle, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_HTTPS_CERT_CALLBACK, servingcert_gnutls_callback(),
-                            MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+                            MHD_OPTION_HTTPS_PRIORITIES,
+                            cfg->tls_priorities ? cfg->tls_priorities : TLSOPTS_DEFAULT_PRIORITIES,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads ? cfg->threads : 2),
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->max_connections ? cfg->max_connections : 1000),
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->timeout_s ? cfg->timeout_s : 30),

@@ -10,7 +10,8 @@
 /*
  * The HTTPS listener (libmicrohttpd + GnuTLS) serving POST /validate (health: lib/ops/health.h).
  *
- * HTTPS: certificates come from servingcert.h on every handshake (so they swap without a restart); TLS 1.2+.
+ * HTTPS: certificates come from servingcert.h on every handshake (so they swap without a restart); TLS 1.2+
+ * unless tls_priorities says otherwise.
  * Per request: path /validate only (else 404), POST only (else 405 with Allow), Content-Length over 3 MiB →
  * 413 before any body byte is read, a streamed body over 3 MiB closes the connection; a connection cap and
  * an idle/read timeout bound slow clients. Responses are built completely before they are queued.
@@ -24,6 +25,7 @@ typedef struct webhook_server_config {
     unsigned max_connections;          /* connection cap (0 = 1000) */
     unsigned timeout_s;                /* idle/read timeout per connection (0 = 30) */
     unsigned threads;                  /* polling threads (0 = 2) */
+    const char *tls_priorities;        /* GnuTLS priority string (tlsopts.h); NULL = TLS 1.2+ NORMAL */
     const admission_policy_t *policy;  /* borrowed; must outlive the server */
 } webhook_server_config_t;
 

@@ -7,7 +7,9 @@
 #  - serves /validate on an ephemeral port; /livez and /readyz 200;
 #  - replacing the certificate files switches the served certificate without a restart;
 #  - SIGTERM while a request is in flight: the request completes, the process exits 0;
-#  - logs name objects but never contain CSRs or keys.
+#  - logs name objects but never contain CSRs or keys;
+#  - --tls-min-version / --tls-cipher-suites: bad values exit 2 naming the flag; VersionTLS13 refuses a
+#    TLS 1.2 client; a suite list refuses a TLS 1.2 client offering only other suites.
 set -euo pipefail
 root=${KACME_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
 build=${KACME_BUILD_DIR:-$root/build}
@@ -108,4 +110,31 @@ csr_prefix=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["re
 grep -qF -- "$csr_prefix" "$tmp/log" && fail "the CSR appears in the log"
 grep -q 'BEGIN\|PRIVATE KEY' "$tmp/log" && fail "PEM material in the log"
 grep -q 'object="team-a/site-1-2742587"' "$tmp/log" || fail "the log does not name the object"
+
+rc=0; "$bin" --tls-min-version VersionTLS10 --tls-cert-file "$tmp/x" --tls-private-key-file "$tmp/x" \
+    >/dev/null 2>"$tmp/err" || rc=$?
+[[ $rc == 2 ]] && grep -q -- '--tls-min-version: VersionTLS10' "$tmp/err" || fail "old TLS version: exit $rc $(cat "$tmp/err")"
+rc=0; "$bin" --tls-cipher-suites TLS_RSA_WITH_RC4_128_SHA --tls-cert-file "$tmp/x" --tls-private-key-file "$tmp/x" \
+    >/dev/null 2>"$tmp/err" || rc=$?
+[[ $rc == 2 ]] && grep -q -- 'TLS_RSA_WITH_RC4_128_SHA: insecure' "$tmp/err" || fail "RC4 suite: exit $rc $(cat "$tmp/err")"
+# tls_probe ARGS...: 0 when a TLS handshake with the webhook succeeds with these openssl s_client options
+tls_probe() { openssl s_client -connect "127.0.0.1:$port" -CAfile "$tmp/second.crt" "$@" </dev/null >/dev/null 2>&1; }
+start_tls() {
+    "$bin" --tls-cert-file "$tmp/certs/tls.crt" --tls-private-key-file "$tmp/certs/tls.key" --bind-address 127.0.0.1 \
+        --secure-port 0 --healthz-port 0 "$@" >"$tmp/log" 2>&1 &
+    pid=$!
+    retry 10 "serving" grep -q '"serving"' "$tmp/log"
+    port=$(sed -n 's/.*"serving" securePort="\([0-9]*\)".*/\1/p' "$tmp/log")
+}
+stop_tls() { kill "$pid"; wait "$pid" || true; pid=""; }
+start_tls --tls-min-version VersionTLS13
+tls_probe -tls1_3 || fail "VersionTLS13: a TLS 1.3 client is refused"
+tls_probe -tls1_2 && fail "VersionTLS13: a TLS 1.2 client is accepted"
+stop_tls
+start_tls --tls-cipher-suites TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+tls_probe -tls1_2 -cipher ECDHE-ECDSA-AES256-GCM-SHA384 || fail "the listed suite is refused"
+tls_probe -tls1_2 -cipher ECDHE-ECDSA-AES128-SHA && fail "a suite that is not listed (CBC) is accepted"
+tls_probe -tls1_3 || fail "TLS 1.3 is refused with a TLS 1.2 suite list"
+stop_tls
+echo "ok: --tls-min-version and --tls-cipher-suites"
 echo "webhook process: PASSED"
