@@ -29,8 +29,6 @@
 #include "util/base64.h"
 #include "x509/csr.h" /* X509_CSR_MAX_BYTES, X509_CSR_MAX_NAMES only: no OpenSSL code is linked from it */
 
-#define OID_SUBJECT_ALT_NAME "2.5.29.17"
-
 static void seterr(char *err, size_t errlen, const char *msg)
 {
     if (err && errlen)
@@ -200,7 +198,7 @@ static int pem_body_decode(const unsigned char *b, size_t blen, unsigned char **
         return -1;
     memcpy(s, b, blen);
     s[blen] = '\0';
-    int rc = util_base64_decode(s, X509_CSR_MAX_BYTES + 4096u, out, outlen);
+    int rc = util_base64_decode(s, blen, out, outlen); /* no limit of its own: the input is bounded */
     free(s);
     return rc;
 }
@@ -599,21 +597,66 @@ static bool name_take(unsigned char **p, const unsigned char *end, unsigned char
     return true;
 }
 
+/* The extension request as OpenSSL's X509_REQ_get_extensions picks it: the first value of the first
+ * extensionRequest attribute (RFC 2985 §5.4.2), or else of Microsoft's older one. */
+typedef struct ext_req {
+    unsigned char *v; /* the value's whole TLV, NULL when there is none */
+    size_t len;
+    int rank;         /* 1 extensionRequest, 2 Microsoft's, 0 none seen */
+} ext_req_t;
+
+static void ext_req_note(ext_req_t *x, const unsigned char *oid, size_t oidlen, unsigned char *val)
+{
+    static const unsigned char ext_req[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0e};
+    static const unsigned char ms_ext_req[] = {0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x01, 0x0e};
+    int rank = oidlen == sizeof(ext_req) && memcmp(oid, ext_req, oidlen) == 0         ? 1
+               : oidlen == sizeof(ms_ext_req) && memcmp(oid, ms_ext_req, oidlen) == 0 ? 2
+                                                                                      : 0;
+    if (rank && (x->rank == 0 || rank < x->rank)) {
+        x->rank = rank;
+        x->v = val; /* NULL for an empty value set: then there are no extensions */
+        x->len = 0; /* set by the caller once the value is walked */
+    }
+}
+
+/* What csr_well_formed finds, pointing into the DER it walked. */
+typedef struct csr_parts {
+    ext_req_t x;          /* the extension request */
+    unsigned char *tbs;   /* CertificationRequestInfo, whole TLV (the signed bytes) */
+    size_t tbs_len;
+    size_t tbs_hdr;       /* its header size */
+    unsigned char *sig;   /* the signature: BIT STRING content after the unused-bits byte */
+    size_t sig_len;
+    bool has_attrs;       /* the "[0] attributes" field is present */
+} csr_parts_t;
+
 /* CertificationRequest (RFC 2986 §4.1/4.2) down to the ANYs: what OpenSSL's d2i_X509_REQ insists on,
  * checked before libtasn1, which is laxer in places (an empty INTEGER, a BIT STRING's unused bits) and
  * stricter in others (the inside of an attribute value, which OpenSSL keeps undecoded). d is changed
- * (prim_take). The [0] attributes are optional, as for OpenSSL. */
-static bool csr_well_formed(unsigned char *d, size_t len)
+ * (prim_take). The [0] attributes are optional, as for OpenSSL. *pp receives what was found. */
+static bool csr_well_formed(unsigned char *d, size_t len, csr_parts_t *pp)
 {
+    ext_req_t *x = &pp->x;
     unsigned char *p = d;
-    size_t n, tn, sn, an;
+    size_t n, tn, sn, an, sgn;
     unsigned char *c = der_take(&p, d + len, 0x30, &n, NULL);
     if (!c)
         return false;
     const unsigned char *e = c + n;
+    unsigned char *tbs0 = c;
     unsigned char *tbs = der_take(&c, e, 0x30, &tn, NULL);
-    if (!tbs || !algid_take(&c, e) || !prim_take(&c, e, 0x03) || c != e)
+    if (!tbs || !algid_take(&c, e))
         return false;
+    unsigned char *sg = der_take(&c, e, 0x03, &sgn, NULL);
+    if (!sg || !primitive_ok(0x03, sg, sgn) || c != e)
+        return false;
+    if (sgn > 1)
+        sg[sgn - 1] &= (unsigned char)(0xff << sg[0]); /* as prim_take */
+    pp->tbs = tbs0;
+    pp->tbs_hdr = (size_t)(tbs - tbs0);
+    pp->tbs_len = pp->tbs_hdr + tn;
+    pp->sig = sg + 1;
+    pp->sig_len = sgn - 1;
     const unsigned char *te = tbs + tn;
     unsigned char *nm;
     size_t nml;
@@ -625,6 +668,7 @@ static bool csr_well_formed(unsigned char *d, size_t len)
     const unsigned char *se = spki + sn;
     if (!algid_take(&spki, se) || !prim_take(&spki, se, 0x03) || spki != se)
         return false;
+    pp->has_attrs = tbs < te;
     if (tbs < te) {
         unsigned char *at = der_take(&tbs, te, 0xa0, &an, NULL);
         if (!at)
@@ -635,17 +679,73 @@ static bool csr_well_formed(unsigned char *d, size_t len)
             unsigned char *attr = der_take(&at, ae, 0x30, &xn, NULL);
             if (!attr)
                 return false;
-            const unsigned char *xe = attr + xn;
+            const unsigned char *xe = attr + xn, *oid = attr;
             unsigned char *vals = NULL;
-            if (!prim_take(&attr, xe, 0x06) || !(vals = der_take(&attr, xe, 0x31, &vn, NULL)) || attr != xe)
+            if (!prim_take(&attr, xe, 0x06))
+                return false;
+            size_t oidlen = (size_t)(attr - oid);
+            if (!(vals = der_take(&attr, xe, 0x31, &vn, NULL)) || attr != xe)
                 return false;
             const unsigned char *ve = vals + vn;
-            while (vals < ve)
+            ext_req_note(x, oid, oidlen, vn ? vals : NULL);
+            while (vals < ve) {
+                unsigned char *v0 = vals;
                 if (!any_take(&vals, ve))
                     return false;
+                if (x->v == v0)
+                    x->len = (size_t)(vals - v0);
+            }
         }
     }
     return tbs == te;
+}
+
+/* Writes a DER header (tag, definite length n) at o; returns its size (at most 6). */
+static size_t der_put_header(unsigned char *o, unsigned char tag, size_t n)
+{
+    o[0] = tag;
+    if (n < 0x80) {
+        o[1] = (unsigned char)n;
+        return 2;
+    }
+    size_t nb = 0;
+    for (size_t v = n; v; v >>= 8)
+        nb++;
+    o[1] = (unsigned char)(0x80 | nb);
+    for (size_t i = 0; i < nb; i++)
+        o[2 + i] = (unsigned char)(n >> (8 * (nb - 1 - i)));
+    return 2 + nb;
+}
+
+/* The CSR d[0..len) re-encoded with an empty "[0] attributes" appended to its CertificationRequestInfo,
+ * for libtasn1, which insists on the field (RFC 2986 says it is there; OpenSSL reads it as optional). The
+ * signature no longer covers the result: the caller verifies it over the original bytes. Owned, or NULL. */
+static unsigned char *with_empty_attributes(const unsigned char *d, size_t len, const csr_parts_t *pp,
+                                            size_t *outlen)
+{
+    size_t tn = pp->tbs_len - pp->tbs_hdr;
+    const unsigned char *rest = pp->tbs + pp->tbs_len; /* AlgorithmIdentifier and signature */
+    size_t restlen = (size_t)(d + len - rest);
+    unsigned char th[8], oh[8];
+    size_t thl = der_put_header(th, 0x30, tn + 2);
+    size_t inner = thl + tn + 2 + restlen;
+    size_t ohl = der_put_header(oh, 0x30, inner);
+    unsigned char *o = malloc(ohl + inner);
+    if (!o)
+        return NULL;
+    size_t w = 0;
+    memcpy(o + w, oh, ohl);
+    w += ohl;
+    memcpy(o + w, th, thl);
+    w += thl;
+    memcpy(o + w, pp->tbs + pp->tbs_hdr, tn);
+    w += tn;
+    o[w++] = 0xa0;
+    o[w++] = 0x00;
+    memcpy(o + w, rest, restlen);
+    w += restlen;
+    *outlen = w;
+    return o;
 }
 
 /* A Name as OpenSSL's decoder takes it: structure (name_take) and value types (value_refused). */
@@ -730,26 +830,6 @@ static bool cert_well_formed(unsigned char *d, size_t len)
 
 /* ---- subjectAltName ---- */
 
-/* Number of subjectAltName extensions in the extensionRequest attribute (0 when it is absent or does not
- * decode, as OpenSSL's X509_REQ_get_extensions then yields none). */
-static int san_count(gnutls_x509_crq_t crq)
-{
-    int count = 0;
-    for (unsigned i = 0;; i++) {
-        char oid[128];
-        size_t osz = sizeof(oid);
-        unsigned crit = 0;
-        int rc = gnutls_x509_crq_get_extension_info(crq, i, oid, &osz, &crit);
-        if (rc == GNUTLS_E_SHORT_MEMORY_BUFFER)
-            continue; /* an OID longer than any we look for */
-        if (rc < 0)
-            break;
-        if (strcmp(oid, OID_SUBJECT_ALT_NAME) == 0)
-            count++;
-    }
-    return count;
-}
-
 /* Walks GeneralNames (RFC 5280 §4.2.1.6) in the extension value v[0..n) and appends the dNSName ([2]
  * IA5String) and iPAddress ([7] OCTET STRING) entries. Decoded here rather than by GnuTLS, whose decoder
  * refuses empty entries that OpenSSL reads (an empty dNSName is a name, an empty iPAddress a bad one).
@@ -801,23 +881,47 @@ static int general_names(const unsigned char *v, size_t n, wcsr_t *csr, char *er
     return 0;
 }
 
-/* Appends the DNS and IP SANs of the one subjectAltName extension. 0, or -1 with err set. */
-static int sans(gnutls_x509_crq_t crq, wcsr_t *csr, char *err, size_t errlen)
+/* Appends the DNS and IP SANs from the extension request x (Extensions, RFC 5280 §4.1: SEQUENCE OF
+ * SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }). As with OpenSSL, a request
+ * value that does not decode as Extensions means no extensions, and two subjectAltName extensions are an
+ * error. Walked here, linearly, rather than with GnuTLS's per-index extension calls (each re-decodes the
+ * whole list). 0, or -1 with err set. */
+static int sans(const ext_req_t *x, wcsr_t *csr, char *err, size_t errlen)
 {
-    int n = san_count(crq);
-    if (n == 0)
+    static const unsigned char san_oid[] = {0x55, 0x1d, 0x11}; /* 2.5.29.17 */
+    if (!x->v)
         return 0;
-    if (n > 1) {
+    unsigned char *p = x->v, *found = NULL;
+    size_t n, en, on, vn = 0, nsan = 0;
+    unsigned char *c = der_take(&p, x->v + x->len, 0x30, &n, NULL);
+    if (!c)
+        return 0;
+    const unsigned char *e = c + n;
+    for (unsigned char *q = c; q < e;) { /* whole list first: any malformed extension voids it */
+        unsigned char *ext = der_take(&q, e, 0x30, &en, NULL);
+        if (!ext)
+            return 0;
+        const unsigned char *ee = ext + en;
+        unsigned char *oid = der_take(&ext, ee, 0x06, &on, NULL);
+        if (!oid || !primitive_ok(0x06, oid, on))
+            return 0;
+        if (ext < ee && *ext == 0x01 && !prim_take(&ext, ee, 0x01))
+            return 0;
+        size_t valn;
+        unsigned char *val = der_take(&ext, ee, 0x04, &valn, NULL);
+        if (!val || ext != ee)
+            return 0;
+        if (on == sizeof(san_oid) && memcmp(oid, san_oid, on) == 0) {
+            nsan++;
+            found = val;
+            vn = valn;
+        }
+    }
+    if (nsan > 1) {
         seterr(err, errlen, "CSR has more than one subjectAltName extension");
         return -1;
     }
-    gnutls_datum_t ext = {NULL, 0};
-    unsigned crit = 0;
-    if (gnutls_x509_crq_get_extension_by_oid2(crq, OID_SUBJECT_ALT_NAME, 0, &ext, &crit) < 0)
-        return 0; /* present but unreadable: no SANs, like OpenSSL */
-    int ret = general_names(ext.data, ext.size, csr, err, errlen);
-    gnutls_free(ext.data);
-    return ret;
+    return found ? general_names(found, vn, csr, err, errlen) : 0;
 }
 
 /* ---- public ---- */
@@ -825,7 +929,7 @@ static int sans(gnutls_x509_crq_t crq, wcsr_t *csr, char *err, size_t errlen)
 wcsr_t *wcsr_parse(const unsigned char *data, size_t len, char *err, size_t errlen)
 {
     wcsr_t *out = NULL, *csr = NULL;
-    unsigned char *der = NULL;
+    unsigned char *der = NULL, *withattrs = NULL;
     gnutls_x509_crq_t crq = NULL;
     gnutls_pubkey_t pk = NULL;
 
@@ -863,8 +967,22 @@ wcsr_t *wcsr_parse(const unsigned char *data, size_t len, char *err, size_t errl
     }
     size_t nlen = 0;
     const unsigned char *subj = NULL;
-    if (!csr_well_formed(dat.data, dat.size) ||
-        gnutls_x509_crq_import(crq, &dat, GNUTLS_X509_FMT_DER) < 0 || !(subj = subject_name(dat.data, dat.size, &nlen)) || name_each(subj, nlen, value_refused, NULL) != 0) {
+    csr_parts_t parts;
+    memset(&parts, 0, sizeof(parts));
+    bool ok = csr_well_formed(dat.data, dat.size, &parts);
+    if (ok && !parts.has_attrs) {
+        size_t wl = 0;
+        if (!(withattrs = with_empty_attributes(dat.data, dat.size, &parts, &wl))) {
+            seterr(err, errlen, "out of memory");
+            goto out;
+        }
+        gnutls_datum_t wd = {withattrs, (unsigned)wl};
+        ok = gnutls_x509_crq_import(crq, &wd, GNUTLS_X509_FMT_DER) == 0;
+    } else if (ok) {
+        ok = gnutls_x509_crq_import(crq, &dat, GNUTLS_X509_FMT_DER) == 0;
+    }
+    if (!ok || !(subj = subject_name(dat.data, dat.size, &nlen)) ||
+        name_each(subj, nlen, value_refused, NULL) != 0) {
         seterr(err, errlen, "not a PEM or DER PKCS#10 certificate request");
         goto out;
     }
@@ -877,8 +995,18 @@ wcsr_t *wcsr_parse(const unsigned char *data, size_t len, char *err, size_t errl
         seterr(err, errlen, "CSR public key cannot be decoded");
         goto out;
     }
-    /* Proof of possession only (the CA checks again): accept every algorithm OpenSSL verifies, SHA-1 too. */
-    if (gnutls_x509_crq_verify(crq, GNUTLS_VERIFY_ALLOW_BROKEN | GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1) < 0) {
+    /* Proof of possession only (the CA checks again): accept every algorithm OpenSSL verifies, SHA-1 too.
+     * Without attributes, GnuTLS holds the re-encoded request: verify over the bytes that were signed. */
+    const unsigned vflags = GNUTLS_VERIFY_ALLOW_BROKEN | GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1;
+    gnutls_datum_t tbs = {parts.tbs, (unsigned)parts.tbs_len}, sig = {parts.sig, (unsigned)parts.sig_len};
+    int vrc;
+    if (parts.has_attrs) {
+        vrc = gnutls_x509_crq_verify(crq, vflags);
+    } else {
+        int alg = gnutls_x509_crq_get_signature_algorithm(crq);
+        vrc = alg < 0 ? alg : gnutls_pubkey_verify_data2(pk, (gnutls_sign_algorithm_t)alg, vflags, &tbs, &sig);
+    }
+    if (vrc < 0) {
         seterr(err, errlen, "CSR signature does not verify");
         goto out;
     }
@@ -887,7 +1015,7 @@ wcsr_t *wcsr_parse(const unsigned char *data, size_t len, char *err, size_t errl
         seterr(err, errlen, "out of memory");
         goto out;
     }
-    if (common_name(subj, nlen, csr, err, errlen) < 0 || sans(crq, csr, err, errlen) < 0)
+    if (common_name(subj, nlen, csr, err, errlen) < 0 || sans(&parts.x, csr, err, errlen) < 0)
         goto out;
     out = csr;
     csr = NULL;
@@ -897,6 +1025,7 @@ out:
     if (crq)
         gnutls_x509_crq_deinit(crq);
     free(der);
+    free(withattrs);
     wcsr_free(csr);
     return out;
 }

@@ -432,6 +432,112 @@ static void test_cn_encodings(void **state)
     }
 }
 
+/* Writes a DER header for tag and length n at o; returns its size. */
+static size_t der_hdr(unsigned char *o, unsigned char tag, size_t n)
+{
+    o[0] = tag;
+    if (n < 0x80) {
+        o[1] = (unsigned char)n;
+        return 2;
+    }
+    if (n < 0x100) {
+        o[1] = 0x81;
+        o[2] = (unsigned char)n;
+        return 3;
+    }
+    o[1] = 0x82;
+    o[2] = (unsigned char)(n >> 8);
+    o[3] = (unsigned char)n;
+    return 4;
+}
+
+/* Header size and content length of the DER element at d. */
+static size_t der_len(const unsigned char *d, size_t *content)
+{
+    if (d[1] < 0x80) {
+        *content = d[1];
+        return 2;
+    }
+    size_t nb = d[1] & 0x7f, v = 0;
+    for (size_t i = 0; i < nb; i++)
+        v = v << 8 | d[2 + i];
+    *content = v;
+    return 2 + nb;
+}
+
+/* Extension-request variants: the attributes field left out (RFC 2986 makes it mandatory, OpenSSL reads
+ * it as optional), Microsoft's older extension-request attribute, both, and many small extensions. */
+static void test_extension_requests(void **state)
+{
+    (void)state;
+    /* without the "[0] attributes" field */
+    spec_t s = {.key = ed_key, .cn = "a.example.com"};
+    X509_REQ *r = build(&s);
+    size_t dl;
+    unsigned char *der = der_of(r, &dl);
+    X509_REQ_free(r);
+    size_t on, tn;
+    size_t oh = der_len(der, &on);
+    unsigned char *tbs = der + oh;
+    size_t th = der_len(tbs, &tn);
+    assert_int_equal(tbs[th + tn - 2], 0xa0);
+    assert_int_equal(tbs[th + tn - 1], 0x00);
+    size_t rest = dl - oh - th - tn; /* AlgorithmIdentifier and signature */
+    unsigned char out[1024], inner[1024];
+    size_t il = der_hdr(inner, 0x30, tn - 2);
+    memcpy(inner + il, tbs + th, tn - 2);
+    il += tn - 2;
+    memcpy(inner + il, tbs + th + tn, rest);
+    il += rest;
+    size_t ol = der_hdr(out, 0x30, il);
+    memcpy(out + ol, inner, il);
+    ol += il;
+    resign(out, ol);
+    assert_int_equal(agree("no attributes field", out, ol, SAME_REASON), 1);
+    out[ol - 1] ^= 0x01;
+    assert_int_equal(agree("no attributes field, broken signature", out, ol, SAME_REASON), 0);
+    OPENSSL_free(der);
+
+    /* Microsoft's extension request, alone and after a standard one */
+    for (int both = 0; both < 2; both++) {
+        X509_REQ *q = X509_REQ_new();
+        X509_REQ_set_pubkey(q, ed_key);
+        STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+        sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, "DNS:ms.example.com"));
+        assert_true(X509_REQ_add_extensions_nid(q, exts, NID_ms_ext_req) == 1);
+        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+        if (both) {
+            exts = sk_X509_EXTENSION_new_null();
+            sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, "DNS:std.example.com"));
+            X509_REQ_add_extensions(q, exts);
+            sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+        }
+        assert_true(X509_REQ_sign(q, ed_key, NULL) > 0);
+        unsigned char *d = der_of(q, &dl);
+        assert_int_equal(agree(both ? "microsoft and standard extension requests" : "microsoft extension request", d,
+                               dl, SAME_REASON),
+                         1);
+        OPENSSL_free(d);
+        X509_REQ_free(q);
+    }
+
+    /* many small extensions before the SANs (the walk is linear; both parsers must agree) */
+    X509_REQ *q = X509_REQ_new();
+    X509_REQ_set_pubkey(q, ed_key);
+    STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+    for (int i = 0; i < 2500; i++)
+        sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_netscape_comment, "x"));
+    sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, "DNS:a.example.com"));
+    X509_REQ_add_extensions(q, exts);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    assert_true(X509_REQ_sign(q, ed_key, NULL) > 0);
+    unsigned char *d = der_of(q, &dl);
+    assert_true(dl <= X509_CSR_MAX_BYTES);
+    assert_int_equal(agree("2500 extensions", d, dl, SAME_REASON), 1);
+    OPENSSL_free(d);
+    X509_REQ_free(q);
+}
+
 static void test_values(void **state)
 {
     (void)state;
@@ -858,7 +964,8 @@ static void test_cabundle(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shapes),      cmocka_unit_test(test_cn_encodings), cmocka_unit_test(test_values),    cmocka_unit_test(test_pem_variants),
+        cmocka_unit_test(test_shapes),      cmocka_unit_test(test_cn_encodings), cmocka_unit_test(test_extension_requests),
+        cmocka_unit_test(test_values),    cmocka_unit_test(test_pem_variants),
         cmocka_unit_test(test_bad_input),   cmocka_unit_test(test_mutations), cmocka_unit_test(test_corpora),
         cmocka_unit_test(test_cabundle),
     };
