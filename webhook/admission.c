@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/base64.h"
+
 static int text_reply(int code, const char *msg, char **out, size_t *outlen)
 {
     *out = strdup(msg);
@@ -38,7 +40,7 @@ static const struct route routes[] = {
 
 /* Builds the response review. status_code 0 means allowed. Returns owned JSON text or NULL. */
 static char *encode(const char *api_version, const char *uid, int status_code, const char *reason,
-                    const char *message, const admission_result_t *r, size_t *outlen)
+                    const char *message, const admission_result_t *r, const char *patch_b64, size_t *outlen)
 {
     json_object *review = json_object_new_object(); /* owned; everything below is attached to it */
     json_object *resp = json_object_new_object();
@@ -60,6 +62,10 @@ static char *encode(const char *api_version, const char *uid, int status_code, c
         json_object_object_add(st, "reason", json_object_new_string(reason));
         json_object_object_add(st, "code", json_object_new_int(status_code));
         json_object_object_add(resp, "status", st);
+    }
+    if (patch_b64) {
+        json_object_object_add(resp, "patchType", json_object_new_string("JSONPatch"));
+        json_object_object_add(resp, "patch", json_object_new_string(patch_b64));
     }
     if (r && r->n_warnings) {
         json_object *w = json_object_new_array();
@@ -116,13 +122,80 @@ static bool only_ws(const char *p, size_t n)
     return true;
 }
 
+/* A decoded AdmissionReview: every pointer borrowed from root. */
+struct review {
+    json_object *root; /* owned */
+    const char *api_version, *uid, *group, *kind, *operation;
+    enum admission_op op;
+    json_object *request, *object, *old_object, *user_info;
+};
+
+/* Parses and checks the envelope. Returns 0 with r filled (r->root owned by the caller), or the HTTP status
+ * of a text reply already written to *out (400/413, or 500 when out of memory). */
+static int decode(const char *body, size_t len, struct review *r, char **out, size_t *outlen,
+                  admission_summary_t *summary)
+{
+    memset(r, 0, sizeof(*r));
+    if (len > ADMISSION_MAX_BODY)
+        return text_reply(413, "request body larger than 3 MiB", out, outlen);
+    if (len == 0)
+        return text_reply(400, "empty request body", out, outlen);
+    json_tokener *tok = thread_tokener();
+    if (!tok)
+        return 500;
+    json_tokener_reset(tok);
+    r->root = json_tokener_parse_ex(tok, body, (int)len);
+    bool whole = r->root && json_tokener_get_error(tok) == json_tokener_success &&
+                 only_ws(body + json_tokener_get_parse_end(tok), len - json_tokener_get_parse_end(tok));
+    json_tokener_reset(tok);
+    if (!whole)
+        return text_reply(400, "request body is not a single JSON document", out, outlen);
+    json_object *root = r->root;
+    r->api_version = vjstr(root, "apiVersion");
+    const char *kind = vjstr(root, "kind");
+    if (!r->api_version || !kind || strcmp(kind, "AdmissionReview") != 0 ||
+        (strcmp(r->api_version, "admission.k8s.io/v1") != 0 && strcmp(r->api_version, "admission.k8s.io/v1beta1") != 0))
+        return text_reply(400, "not an admission.k8s.io/v1 AdmissionReview", out, outlen);
+    r->request = vjget(root, "request");
+    if (!r->request || !json_object_is_type(r->request, json_type_object))
+        return text_reply(400, "AdmissionReview has no request", out, outlen);
+    r->uid = vjstr(r->request, "uid");
+    if (!r->uid || !*r->uid)
+        return text_reply(400, "AdmissionReview request has no uid", out, outlen);
+    json_object *rk = vjget(r->request, "kind");
+    r->group = vjstr(rk, "group");
+    r->kind = vjstr(rk, "kind");
+    if (!rk || !r->kind || !*r->kind)
+        return text_reply(400, "AdmissionReview request has no kind", out, outlen);
+    if (!r->group)
+        r->group = "";
+    r->operation = vjstr(r->request, "operation");
+    copy(summary->uid, sizeof(summary->uid), r->uid);
+    copy(summary->kind, sizeof(summary->kind), r->kind);
+    copy(summary->operation, sizeof(summary->operation), r->operation);
+    copy(summary->namespace_, sizeof(summary->namespace_), vjstr(r->request, "namespace"));
+    copy(summary->name, sizeof(summary->name), vjstr(r->request, "name"));
+    r->op = ADMISSION_OTHER;
+    if (r->operation && strcmp(r->operation, "CREATE") == 0)
+        r->op = ADMISSION_CREATE;
+    else if (r->operation && strcmp(r->operation, "UPDATE") == 0)
+        r->op = ADMISSION_UPDATE;
+    r->object = vjget(r->request, "object");
+    r->old_object = vjget(r->request, "oldObject");
+    if (r->old_object && !json_object_is_type(r->old_object, json_type_object))
+        r->old_object = NULL;
+    r->user_info = vjget(r->request, "userInfo");
+    if (!summary->name[0])
+        copy(summary->name, sizeof(summary->name), vjstr(vjget(r->object, "metadata"), "name"));
+    return 0;
+}
+
 int admission_handle(const char *body, size_t len, const admission_policy_t *policy, char **out, size_t *outlen,
                      admission_summary_t *summary)
 {
     admission_summary_t dummy;
     admission_result_t res;
-    json_object *root = NULL; /* owned */
-    json_tokener *tok = NULL;
+    struct review rv;
     int code = 500;
     char *msg = NULL;
 
@@ -132,84 +205,29 @@ int admission_handle(const char *body, size_t len, const admission_policy_t *pol
     memset(summary, 0, sizeof(*summary));
     *out = NULL;
     *outlen = 0;
-    if (len > ADMISSION_MAX_BODY) {
-        code = text_reply(413, "request body larger than 3 MiB", out, outlen);
+    code = decode(body, len, &rv, out, outlen, summary);
+    if (code != 0)
         goto out;
-    }
-    if (len == 0) {
-        code = text_reply(400, "empty request body", out, outlen);
-        goto out;
-    }
-    tok = thread_tokener();
-    if (!tok)
-        goto out;
-    json_tokener_reset(tok);
-    root = json_tokener_parse_ex(tok, body, (int)len);
-    if (!root || json_tokener_get_error(tok) != json_tokener_success ||
-        !only_ws(body + json_tokener_get_parse_end(tok), len - json_tokener_get_parse_end(tok))) {
-        code = text_reply(400, "request body is not a single JSON document", out, outlen);
-        goto out;
-    }
-    const char *av = vjstr(root, "apiVersion"), *kind = vjstr(root, "kind");
-    if (!av || !kind || strcmp(kind, "AdmissionReview") != 0 ||
-        (strcmp(av, "admission.k8s.io/v1") != 0 && strcmp(av, "admission.k8s.io/v1beta1") != 0)) {
-        code = text_reply(400, "not an admission.k8s.io/v1 AdmissionReview", out, outlen);
-        goto out;
-    }
-    json_object *req = vjget(root, "request"); /* borrowed */
-    if (!req || !json_object_is_type(req, json_type_object)) {
-        code = text_reply(400, "AdmissionReview has no request", out, outlen);
-        goto out;
-    }
-    const char *uid = vjstr(req, "uid");
-    if (!uid || !*uid) {
-        code = text_reply(400, "AdmissionReview request has no uid", out, outlen);
-        goto out;
-    }
-    json_object *rk = vjget(req, "kind");
-    const char *group = vjstr(rk, "group"), *k = vjstr(rk, "kind");
-    if (!rk || !k || !*k) {
-        code = text_reply(400, "AdmissionReview request has no kind", out, outlen);
-        goto out;
-    }
-    if (!group)
-        group = "";
-    const char *op = vjstr(req, "operation");
-    copy(summary->uid, sizeof(summary->uid), uid);
-    copy(summary->kind, sizeof(summary->kind), k);
-    copy(summary->operation, sizeof(summary->operation), op);
-    copy(summary->namespace_, sizeof(summary->namespace_), vjstr(req, "namespace"));
-    copy(summary->name, sizeof(summary->name), vjstr(req, "name"));
-
-    enum admission_op aop = ADMISSION_OTHER;
-    if (op && strcmp(op, "CREATE") == 0)
-        aop = ADMISSION_CREATE;
-    else if (op && strcmp(op, "UPDATE") == 0)
-        aop = ADMISSION_UPDATE;
+    code = 500;
     const struct route *rt = NULL;
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (strcmp(routes[i].group, group) == 0 && strcmp(routes[i].kind, k) == 0)
+        if (strcmp(routes[i].group, rv.group) == 0 && strcmp(routes[i].kind, rv.kind) == 0)
             rt = &routes[i];
     int status = 0;
     const char *reason = "Forbidden";
-    if (rt && aop != ADMISSION_OTHER) {
-        json_object *obj = vjget(req, "object"), *old = vjget(req, "oldObject");
-        if (old && !json_object_is_type(old, json_type_object))
-            old = NULL;
+    if (rt && rv.op != ADMISSION_OTHER) {
+        json_object *obj = rv.object, *old = rv.old_object;
         const char *ok = vjstr(obj, "kind");
         if (!obj || !json_object_is_type(obj, json_type_object)) {
             status = 400;
             reason = "BadRequest";
             msg = strdup("request.object is missing or not an object");
-        } else if (ok && strcmp(ok, k) != 0) {
+        } else if (ok && strcmp(ok, rv.kind) != 0) {
             status = 400;
             reason = "BadRequest";
             msg = strdup("request.object kind does not match request.kind");
         } else {
-            if (!summary->name[0])
-                copy(summary->name, sizeof(summary->name), vjstr(vjget(obj, "metadata"), "name"));
-            json_object *ui = vjget(req, "userInfo");
-            json_object *groups = vjget(ui, "groups");
+            json_object *groups = vjget(rv.user_info, "groups");
             size_t ng = groups && json_object_is_type(groups, json_type_array) ? json_object_array_length(groups) : 0;
             const char **gv = ng ? calloc(ng, sizeof(*gv)) : NULL;
             if (ng && !gv)
@@ -219,9 +237,9 @@ int admission_handle(const char *body, size_t len, const admission_policy_t *pol
                 json_object *g = json_object_array_get_idx(groups, i); /* borrowed */
                 gv[i] = json_object_is_type(g, json_type_string) ? json_object_get_string(g) : NULL;
             }
-            const char *un = vjstr(ui, "username");
+            const char *un = vjstr(rv.user_info, "username");
             admission_user_t user = {.username = un ? un : "", .groups = gv, .n_groups = ng};
-            rt->fn(aop, aop == ADMISSION_UPDATE ? old : NULL, obj, &user, policy, &res);
+            rt->fn(rv.op, rv.op == ADMISSION_UPDATE ? old : NULL, obj, &user, policy, &res);
             free(gv);
             if (res.n_errors) {
                 status = 403;
@@ -234,13 +252,81 @@ int admission_handle(const char *body, size_t len, const admission_policy_t *pol
     summary->allowed = status == 0;
     summary->n_errors = res.n_errors;
     summary->n_warnings = res.n_warnings;
-    *out = encode(av, uid, status, reason, msg, &res, outlen);
+    *out = encode(rv.api_version, rv.uid, status, reason, msg, &res, NULL, outlen);
     code = *out ? 200 : 500;
 out:
     free(msg);
     admission_result_clear(&res);
-    json_object_put(root);
-    if (tok)
-        json_tokener_reset(tok);
+    json_object_put(rv.root);
+    return code;
+}
+
+/* The JSON Patch (RFC 6902) that sets the requester fields of a CertificateRequest's spec from userInfo
+ * (or removes ones the client wrote that userInfo lacks), so the identity recorded is the API server's,
+ * never the client's claim. Returns owned base64 of the patch, or NULL when out of memory. */
+static char *requester_patch(json_object *spec, json_object *user_info)
+{
+    static const char *const fields[] = {"username", "uid", "groups", "extra"};
+    json_object *ops = json_object_new_array(); /* owned */
+    char *b64 = NULL;
+    if (!ops)
+        return NULL;
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        json_object *v = vjget(user_info, fields[i]); /* borrowed */
+        bool has_v = v && !json_object_is_type(v, json_type_null) &&
+                     !(json_object_is_type(v, json_type_string) && json_object_get_string_len(v) == 0);
+        bool in_spec = vjget(spec, fields[i]) != NULL;
+        if (!has_v && !in_spec)
+            continue;
+        char path[32];
+        snprintf(path, sizeof(path), "/spec/%s", fields[i]);
+        json_object *op = json_object_new_object();
+        if (!op || json_object_array_add(ops, op) != 0) {
+            json_object_put(op);
+            goto out;
+        }
+        json_object_object_add(op, "op", json_object_new_string(has_v ? "add" : "remove"));
+        json_object_object_add(op, "path", json_object_new_string(path));
+        if (has_v)
+            json_object_object_add(op, "value", json_object_get(v));
+    }
+    size_t l = 0;
+    const char *patch = json_object_to_json_string_length(ops, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &l);
+    if (patch)
+        b64 = util_base64_encode((const unsigned char *)patch, l);
+out:
+    json_object_put(ops);
+    return b64;
+}
+
+int admission_mutate(const char *body, size_t len, char **out, size_t *outlen, admission_summary_t *summary)
+{
+    admission_summary_t dummy;
+    struct review rv;
+    char *patch = NULL;
+    int code;
+
+    if (!summary)
+        summary = &dummy;
+    memset(summary, 0, sizeof(*summary));
+    *out = NULL;
+    *outlen = 0;
+    code = decode(body, len, &rv, out, outlen, summary);
+    if (code != 0)
+        goto out;
+    code = 500;
+    json_object *spec = vjget(rv.object, "spec");
+    if (rv.op == ADMISSION_CREATE && strcmp(rv.group, "cert-manager.io") == 0 &&
+        strcmp(rv.kind, "CertificateRequest") == 0 && spec && json_object_is_type(spec, json_type_object)) {
+        patch = requester_patch(spec, rv.user_info);
+        if (!patch)
+            goto out;
+    }
+    summary->allowed = true;
+    *out = encode(rv.api_version, rv.uid, 0, NULL, NULL, NULL, patch, outlen);
+    code = *out ? 200 : 500;
+out:
+    free(patch);
+    json_object_put(rv.root);
     return code;
 }

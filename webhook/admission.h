@@ -8,7 +8,8 @@
 #include "validate.h"
 
 /*
- * AdmissionReview (admission.k8s.io/v1) decode → validator for (group, kind, operation) → encode.
+ * AdmissionReview (admission.k8s.io/v1) decode → validator for (group, kind, operation) → encode; and the
+ * one mutation (admission_mutate).
  * A pure function of the request body and the policy: no I/O, no globals, thread-safe (fuzz target).
  *
  * Routing is by request.kind: acme.cert-manager.io Order/Challenge, cert-manager.io
@@ -37,5 +38,12 @@ typedef struct admission_summary {
  * NULL. */
 int admission_handle(const char *body, size_t len, const admission_policy_t *policy, char **out, size_t *outlen,
                      admission_summary_t *summary);
+
+/* The mutating side (POST /mutate; behaviour reference §2.5): a CertificateRequest CREATE gets a JSON Patch
+ * (RFC 6902, base64 in response.patch, patchType JSONPatch) setting spec.username, uid, groups and extra
+ * from request.userInfo, and removing any of them the client set that userInfo lacks, so a request's
+ * recorded requester cannot be forged. Every other request is allowed unchanged. Never denies. Same
+ * return convention, body limits and 400 replies as admission_handle. */
+int admission_mutate(const char *body, size_t len, char **out, size_t *outlen, admission_summary_t *summary);
 
 #endif

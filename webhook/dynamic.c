@@ -273,6 +273,8 @@ out:
 
 static const kube_resource_t RES_VWC = {"admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
                                         false};
+static const kube_resource_t RES_MWC = {"admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
+                                        false};
 
 static struct {
     dynamic_config_t cfg;
@@ -469,30 +471,25 @@ static bool bundle_has(const char *have, const char *pem)
     return found;
 }
 
-/* Makes every webhook's clientConfig.caBundle contain the CA. When it does not, the bundle becomes the CA
- * followed by the previous CA (if any): replicas still serving a leaf of the previous CA stay trusted until
- * they pick up the new one (next tick), so a rotation never breaks calls. 0 when in sync. */
-static int sync_ca_bundle(void)
+/* Makes every webhook's clientConfig.caBundle in the configuration res named by --webhook-configuration-name
+ * contain the CA (want: the base64 bundle to write). When it does not, the bundle becomes the CA followed by
+ * the previous CA (if any): replicas still serving a leaf of the previous CA stay trusted until they pick up
+ * the new one (next tick), so a rotation never breaks calls. A missing configuration is an error unless
+ * optional. 0 when in sync. */
+static int sync_config(const kube_resource_t *res, const char *what, const char *want, bool optional)
 {
-    if (!dyn.cfg.webhook_configuration)
-        return 0;
-    json_object *vwc = NULL; /* owned */
+    json_object *cfg = NULL; /* owned */
     kube_error_t e;
     char buf[256];
     int rc = -1;
-    char *pair = NULL;
-    if (asprintf(&pair, "%s%s", dyn.ca_cert, dyn.prev_ca_cert ? dyn.prev_ca_cert : "") < 0)
-        return -1;
-    char *want = b64(pair);
-    free(pair);
-    if (!want)
-        return -1;
-    if (kube_get(dyn.kc, &RES_VWC, NULL, dyn.cfg.webhook_configuration, &vwc, &e) < 0) {
-        LOG_WARN("cannot read the ValidatingWebhookConfiguration", "name", dyn.cfg.webhook_configuration, "error",
-                 kube_error_str(&e, buf, sizeof(buf)));
+    if (kube_get(dyn.kc, res, NULL, dyn.cfg.webhook_configuration, &cfg, &e) < 0) {
+        if (optional && e.type == KUBE_ERR_NOT_FOUND)
+            return 0;
+        LOG_WARN("cannot read the webhook configuration", "kind", what, "name", dyn.cfg.webhook_configuration,
+                 "error", kube_error_str(&e, buf, sizeof(buf)));
         goto out;
     }
-    json_object *hooks = vjget(vwc, "webhooks");
+    json_object *hooks = vjget(cfg, "webhooks");
     bool dirty = false;
     for (size_t i = 0; hooks && json_object_is_type(hooks, json_type_array) && i < json_object_array_length(hooks);
          i++) {
@@ -506,17 +503,36 @@ static int sync_ca_bundle(void)
         }
     }
     if (dirty) {
-        if (kube_update(dyn.kc, &RES_VWC, NULL, dyn.cfg.webhook_configuration, NULL, vwc, NULL, &e) < 0) {
-            LOG_WARN("cannot update the caBundle", "name", dyn.cfg.webhook_configuration, "error",
+        if (kube_update(dyn.kc, res, NULL, dyn.cfg.webhook_configuration, NULL, cfg, NULL, &e) < 0) {
+            LOG_WARN("cannot update the caBundle", "kind", what, "name", dyn.cfg.webhook_configuration, "error",
                      kube_error_str(&e, buf, sizeof(buf)));
             goto out;
         }
-        LOG_INFO("caBundle updated", "name", dyn.cfg.webhook_configuration);
+        LOG_INFO("caBundle updated", "kind", what, "name", dyn.cfg.webhook_configuration);
     }
     rc = 0;
 out:
+    json_object_put(cfg);
+    return rc;
+}
+
+/* The ValidatingWebhookConfiguration, and the MutatingWebhookConfiguration of the same name when there is
+ * one (the chart's /mutate for CertificateRequests; cert-manager uses one name for both). */
+static int sync_ca_bundle(void)
+{
+    if (!dyn.cfg.webhook_configuration)
+        return 0;
+    char *pair = NULL;
+    if (asprintf(&pair, "%s%s", dyn.ca_cert, dyn.prev_ca_cert ? dyn.prev_ca_cert : "") < 0)
+        return -1;
+    char *want = b64(pair);
+    free(pair);
+    if (!want)
+        return -1;
+    int rc = sync_config(&RES_VWC, "ValidatingWebhookConfiguration", want, false);
+    if (sync_config(&RES_MWC, "MutatingWebhookConfiguration", want, true) < 0)
+        rc = -1;
     free(want);
-    json_object_put(vwc);
     return rc;
 }
 

@@ -26,6 +26,7 @@ struct webhook_server {
 struct req {
     char *buf;
     size_t len, cap;
+    bool mutate; /* POST /mutate rather than /validate */
 };
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *ctype, char *body, size_t len,
@@ -55,8 +56,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     struct req *rq = *con_cls;
     (void)version;
     if (!rq) {
-        if (strcmp(url, "/validate") != 0)
-            return TEXT(c, MHD_HTTP_NOT_FOUND, "not found: only /validate is served\n");
+        bool mutate = strcmp(url, "/mutate") == 0;
+        if (!mutate && strcmp(url, "/validate") != 0)
+            return TEXT(c, MHD_HTTP_NOT_FOUND, "not found: only /validate and /mutate are served\n");
         if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
             return TEXT(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: use POST\n");
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -69,6 +71,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         rq = calloc(1, sizeof(*rq));
         if (!rq)
             return MHD_NO;
+        rq->mutate = mutate;
         if (cl) { /* size the body buffer once from Content-Length (checked <= 3 MiB above) */
             size_t want = (size_t)strtoull(cl, NULL, 10);
             rq->buf = want ? malloc(want) : NULL;
@@ -101,7 +104,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     char *out = NULL;
     size_t outlen = 0;
     admission_summary_t sum;
-    int code = admission_handle(rq->buf ? rq->buf : "", rq->len, s->policy, &out, &outlen, &sum);
+    int code = rq->mutate ? admission_mutate(rq->buf ? rq->buf : "", rq->len, &out, &outlen, &sum)
+                          : admission_handle(rq->buf ? rq->buf : "", rq->len, s->policy, &out, &outlen, &sum);
     if (!out)
         return TEXT(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
     if (code == 200) {

@@ -8,11 +8,12 @@
 #include "validate.h"
 
 /*
- * The HTTPS listener (libmicrohttpd + GnuTLS) serving POST /validate (health: lib/ops/health.h).
+ * The HTTPS listener (libmicrohttpd + GnuTLS) serving POST /validate and POST /mutate (admission.h;
+ * health: lib/ops/health.h).
  *
  * HTTPS: certificates come from servingcert.h on every handshake (so they swap without a restart); TLS 1.2+
  * unless tls_priorities says otherwise.
- * Per request: path /validate only (else 404), POST only (else 405 with Allow), Content-Length over 3 MiB →
+ * Per request: path /validate or /mutate only (else 404), POST only (else 405 with Allow), Content-Length over 3 MiB →
  * 413 before any body byte is read, a streamed body over 3 MiB closes the connection; a connection cap and
  * an idle/read timeout bound slow clients. Responses are built completely before they are queued.
  */

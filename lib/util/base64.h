@@ -15,4 +15,8 @@
  * partial byte, more than two '=', a decoded size above max, or allocation failure (*out stays NULL). */
 int util_base64_decode(const char *s, size_t max, unsigned char **out, size_t *outlen);
 
+/* Encodes len bytes of data as padded standard base64, one line. Returns an owned NUL-terminated string, or
+ * NULL when out of memory. */
+char *util_base64_encode(const unsigned char *data, size_t len);
+
 #endif

@@ -7,7 +7,8 @@
 #     tests applied with kubectl): both Deployments roll out, pods Ready through their probes;
 #  2. RBAC as installed: the controller may get/create/update Secrets but not list/watch them, the webhook
 #     only its own CA Secret and ValidatingWebhookConfiguration;
-#  3. the webhook publishes its CA (caBundle == the CA Secret's ca.crt) and the API server calls it through
+#  3. the webhook publishes its CA (caBundle of both webhook configurations == the CA Secret's ca.crt), the
+#     API server calls /mutate for a CertificateRequest (spec.username/groups recorded) and /validate through
 #     its Service (a user's Challenge is denied by kacme-webhook); the controller serves /metrics;
 #  4. a CertificateRequest is issued end to end through a ClusterIssuer for Pebble (HTTP-01 via the ingress
 #     stand-in; solver pods run the acmesolver image) and the certificate chains to Pebble's root;
@@ -43,6 +44,7 @@ step() { printf '\n--- e2e chart install [%ds]: %s\n' "$SECONDS" "$*"; }
 cleanup() {
     # the webhook configuration first: a Fail policy without a webhook would block the deletions below
     kubectl delete validatingwebhookconfiguration "$wh" --ignore-not-found >/dev/null 2>&1 || true
+    kubectl delete mutatingwebhookconfiguration "$wh" --ignore-not-found >/dev/null 2>&1 || true
     helm uninstall "$rel" -n "$ns" --wait --timeout 60s >/dev/null 2>&1 || true
     kubectl delete clusterissuer "$issuer" --ignore-not-found --wait=false >/dev/null 2>&1 || true
     kubectl delete ns "$ns" --ignore-not-found --wait=false >/dev/null 2>&1 || true
@@ -190,6 +192,8 @@ expect_cannot "$wh" list secrets -n "$ns"
 expect_cannot "$wh" create secrets -n default
 expect_can "$wh" update "validatingwebhookconfigurations.admissionregistration.k8s.io/$wh"
 expect_cannot "$wh" update validatingwebhookconfigurations.admissionregistration.k8s.io/other
+expect_can "$wh" update "mutatingwebhookconfigurations.admissionregistration.k8s.io/$wh"
+expect_cannot "$wh" update mutatingwebhookconfigurations.admissionregistration.k8s.io/other
 expect_cannot "$wh" create challenges.acme.cert-manager.io -n "$ns"
 echo "ok: least privilege as installed (controller: Secrets get/create/update only; webhook: by name)"
 
@@ -202,6 +206,12 @@ bundle_has_ca() {
         base64 -d <<<"$b" | grep -qF -- "$(base64 -d <<<"$ca" | sed -n 2p)"
 }
 retry 30 "caBundle contains the CA of Secret $wh-ca" bundle_has_ca
+mbundle_has_ca() {
+    local ca b
+    ca=$(secret_ca) && b=$(kubectl get mutatingwebhookconfiguration "$wh" -o jsonpath='{.webhooks[0].clientConfig.caBundle}') &&
+        [[ -n "$ca" && -n "$b" ]] && base64 -d <<<"$b" | grep -qF -- "$(base64 -d <<<"$ca" | sed -n 2p)"
+}
+retry 30 "the MutatingWebhookConfiguration's caBundle contains the CA" mbundle_has_ca
 echo "ok: caBundle published ($(bundle | base64 -d | grep -c 'BEGIN CERTIFICATE') certificate(s)), equal to Secret $wh-ca"
 user_challenge() {
     kubectl create --as=jane --as-group=system:masters -f - 2>&1 <<YAML
@@ -273,6 +283,10 @@ spec:
   request: $(base64 -w0 "$tmp/csr.pem")
   usages: [digital signature, key encipherment, server auth]
 YAML
+# /mutate recorded the requester from the API server's userInfo (the admin client certificate's subject)
+requester=$(kubectl -n "$ns" get certificaterequest chart -o jsonpath='{.spec.username}|{.spec.groups}')
+[[ $requester == "kacme-admin|"*system:masters* ]] || fail "spec.username/groups not set by /mutate: $requester"
+echo "ok: the CertificateRequest records its requester ($requester)"
 cr_state() { kubectl -n "$ns" get certificaterequest chart \
     -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}/{.status.conditions[?(@.type=="Ready")].reason}'; }
 issued() {

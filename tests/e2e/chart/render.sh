@@ -7,7 +7,7 @@
 #  - the rendered objects: CRDs equal crds/ (apart from labels/annotations) with the keep policy when
 #    crds.keep, none when crds.enabled=false; least-privilege RBAC (no wildcards, the controller never lists
 #    or watches Secrets, the webhook's Secret and ValidatingWebhookConfiguration access by resourceNames);
-#    the ValidatingWebhookConfiguration per behaviour reference §2.5; hardened pods with probes and named
+#    the Validating- and MutatingWebhookConfiguration per behaviour reference §2.5; hardened pods with probes and named
 #    ports; non-default values reach the args; the ServiceMonitor renders when enabled.
 set -euo pipefail
 root=${KACME_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
@@ -119,9 +119,10 @@ check "the webhook reads/updates only its own CA Secret (create cannot be limite
       ($r | length == 2) and
       ($r[0] | .resources == ["secrets"] and .resourceNames == ["kacme-webhook-ca"] and .verbs == ["get","update"]) and
       ($r[1] | .resources == ["secrets"] and .verbs == ["create"])' "$d"
-check "the webhook touches only its own ValidatingWebhookConfiguration" \
+check "the webhook touches only its own Validating/MutatingWebhookConfiguration" \
     '[.[] | select(.kind=="ClusterRole" and .metadata.name=="kacme-webhook:webhook-configuration") | .rules[]] |
       length == 1 and .[0].resourceNames == ["kacme-webhook"] and
+      .[0].resources == ["validatingwebhookconfigurations","mutatingwebhookconfigurations"] and
       (.[0].verbs | all(. == "get" or . == "update" or . == "patch"))' "$d"
 check "nothing is granted on Secrets cluster-wide by name-less list/watch anywhere" \
     '[.[] | select(.kind=="ClusterRole" or .kind=="Role") | .rules[] | select(.resources | index("secrets")) |
@@ -145,6 +146,15 @@ check "one webhook, both groups, */*, CREATE+UPDATE, Fail, None, Equivalent, v1,
       .namespaceSelector == {"matchExpressions":[{"key":"cert-manager.io/disable-validation",
                                                   "operator":"NotIn","values":["true"]}]} and
       .clientConfig.service == {"name":"kacme-webhook","namespace":"'"$ns"'","path":"/validate","port":443} and
+      (.clientConfig.caBundle == null)))' "$d"
+check "MutatingWebhookConfiguration: only CertificateRequest CREATE, service /mutate, same policies" \
+    '[.[] | select(.kind=="MutatingWebhookConfiguration")] | length == 1 and (.[0] |
+      .metadata.name == "kacme-webhook" and (.webhooks | length == 1) and (.webhooks[0] |
+      .rules == [{"apiGroups":["cert-manager.io"],"apiVersions":["v1"],"operations":["CREATE"],
+                  "resources":["certificaterequests"]}] and
+      .failurePolicy == "Fail" and .sideEffects == "None" and .matchPolicy == "Equivalent" and
+      .reinvocationPolicy == "Never" and .admissionReviewVersions == ["v1"] and .timeoutSeconds == 30 and
+      .clientConfig.service == {"name":"kacme-webhook","namespace":"'"$ns"'","path":"/mutate","port":443} and
       (.clientConfig.caBundle == null)))' "$d"
 check "webhook.timeoutSeconds and namespaceSelector from values" \
     '[.[] | select(.kind=="ValidatingWebhookConfiguration")][0].webhooks[0] | .timeoutSeconds == 10 and

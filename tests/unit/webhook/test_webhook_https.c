@@ -230,6 +230,12 @@ static void test_admission_roundtrip(void **state)
     assert_int_equal(r.code, 200);
     assert_int_equal(r.new_conns, 0);
     resp_free(&r);
+    /* /mutate on the same connection: an Order is never mutated */
+    r = request(h, "POST", "/mutate", REVIEW, strlen(REVIEW));
+    assert_int_equal(r.code, 200);
+    assert_non_null(strstr(r.body.d, "\"allowed\":true"));
+    assert_null(strstr(r.body.d, "\"patch\""));
+    resp_free(&r);
     curl_easy_cleanup(h);
 }
 
@@ -249,8 +255,10 @@ static void test_bad_requests(void **state)
     expect_text("POST", "/validate", "", 400, "empty request body");
     expect_text("GET", "/validate", NULL, 405, "use POST");
     expect_text("PUT", "/validate", "{}", 405, "use POST");
-    expect_text("POST", "/mutate", REVIEW, 404, "only /validate");
-    expect_text("GET", "/", NULL, 404, "only /validate");
+    expect_text("POST", "/convert", REVIEW, 404, "only /validate and /mutate");
+    expect_text("GET", "/", NULL, 404, "only /validate and /mutate");
+    expect_text("POST", "/mutate", "not json", 400, "not a single JSON document");
+    expect_text("GET", "/mutate", NULL, 405, "use POST");
     /* Allow header on 405 */
     CURL *h = curl_easy_init();
     struct resp r = request(h, "GET", "/validate", NULL, 0);
