@@ -625,6 +625,8 @@ typedef struct csr_parts {
     unsigned char *tbs;   /* CertificationRequestInfo, whole TLV (the signed bytes) */
     size_t tbs_len;
     size_t tbs_hdr;       /* its header size */
+    unsigned char *spki;  /* SubjectPublicKeyInfo, whole TLV */
+    size_t spki_len;
     unsigned char *sig;   /* the signature: BIT STRING content after the unused-bits byte */
     size_t sig_len;
     bool has_attrs;       /* the "[0] attributes" field is present */
@@ -662,12 +664,15 @@ static bool csr_well_formed(unsigned char *d, size_t len, csr_parts_t *pp)
     size_t nml;
     if (!prim_take(&tbs, te, 0x02) || !name_take(&tbs, te, &nm, &nml))
         return false;
+    unsigned char *spki0 = tbs;
     unsigned char *spki = der_take(&tbs, te, 0x30, &sn, NULL);
     if (!spki)
         return false;
     const unsigned char *se = spki + sn;
     if (!algid_take(&spki, se) || !prim_take(&spki, se, 0x03) || spki != se)
         return false;
+    pp->spki = spki0;
+    pp->spki_len = (size_t)(se - spki0);
     pp->has_attrs = tbs < te;
     if (tbs < te) {
         unsigned char *at = der_take(&tbs, te, 0xa0, &an, NULL);
@@ -991,7 +996,11 @@ wcsr_t *wcsr_parse(const unsigned char *data, size_t len, char *err, size_t errl
         seterr(err, errlen, "out of memory");
         goto out;
     }
-    if (gnutls_pubkey_import_x509_crq(pk, crq, 0) < 0) {
+    /* From the SubjectPublicKeyInfo bytes, not gnutls_pubkey_import_x509_crq: that one looks up the key
+     * usage extension, and GnuTLS's extension lookups re-decode the whole list per index - seconds of CPU
+     * for a 64 KiB request of tiny extensions. */
+    gnutls_datum_t spki = {parts.spki, (unsigned)parts.spki_len};
+    if (gnutls_pubkey_import(pk, &spki, GNUTLS_X509_FMT_DER) < 0) {
         seterr(err, errlen, "CSR public key cannot be decoded");
         goto out;
     }

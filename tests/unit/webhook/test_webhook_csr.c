@@ -536,6 +536,27 @@ static void test_extension_requests(void **state)
     assert_int_equal(agree("2500 extensions", d, dl, SAME_REASON), 1);
     OPENSSL_free(d);
     X509_REQ_free(q);
+
+    /* the size limit filled with subject entries, and with attributes (libtasn1 expands both) */
+    for (int kind = 0; kind < 2; kind++) {
+        q = X509_REQ_new();
+        X509_REQ_set_pubkey(q, ed_key);
+        for (int i = 0; i < 4000; i++) {
+            if (kind == 0)
+                X509_NAME_add_entry_by_NID(X509_REQ_get_subject_name(q), NID_organizationName, MBSTRING_ASC,
+                                           (const unsigned char *)"o", 1, -1, 0);
+            else
+                X509_REQ_add1_attr_by_NID(q, NID_pkcs9_challengePassword, MBSTRING_ASC, (const unsigned char *)"p", 1);
+        }
+        X509_NAME_add_entry_by_NID(X509_REQ_get_subject_name(q), NID_commonName, MBSTRING_ASC,
+                                   (const unsigned char *)"a.example.com", -1, -1, 0);
+        assert_true(X509_REQ_sign(q, ed_key, NULL) > 0);
+        d = der_of(q, &dl);
+        assert_true(dl <= X509_CSR_MAX_BYTES);
+        assert_int_equal(agree(kind ? "4000 attributes" : "4000 subject entries", d, dl, SAME_REASON), 1);
+        OPENSSL_free(d);
+        X509_REQ_free(q);
+    }
 }
 
 static void test_values(void **state)
