@@ -15,6 +15,7 @@ int ctrl_dns01_set_options(const ctrl_dns01_options_t *o, char *err, size_t errl
 }
 #else
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,17 +32,27 @@ int ctrl_dns01_set_options(const ctrl_dns01_options_t *o, char *err, size_t errl
 #pragma weak dns01_solver_present
 #pragma weak dns01_solver_check
 #pragma weak dns01_solver_clean_up
+#pragma weak dns01_settle_new
+#pragma weak dns01_settle_free
+#pragma weak dns01_settle_propagated
+#pragma weak dns01_settle_forget
 
 #define DEFAULT_SETTLE_MS 60000
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static dns01_solver_opts_t g_opts;
+static dns01_solver_opts_t g_opts; /* settle_ms 0: the settle period is kept here, see solve_check */
 static bool g_ready;
+/* The settle period (--dns01-check-settle-period): first-propagated times per Challenge UID. Kept here rather
+ * than in lib/dns01's check so that check() can tell the controller the exact time left (a requeue after
+ * it), instead of a failed check retried after --dns01-check-retry-period. */
+static int64_t g_settle_ms = DEFAULT_SETTLE_MS;
+static dns01_settle_t *g_settle;
 
 static bool linked_in(void)
 {
     return dns01_solver_opts_init && dns01_solver_opts_free && dns01_solver_present && dns01_solver_check &&
-           dns01_solver_clean_up;
+           dns01_solver_clean_up && dns01_settle_new && dns01_settle_free && dns01_settle_propagated &&
+           dns01_settle_forget;
 }
 
 int ctrl_dns01_set_options(const ctrl_dns01_options_t *o, char *err, size_t errlen)
@@ -49,13 +60,14 @@ int ctrl_dns01_set_options(const ctrl_dns01_options_t *o, char *err, size_t errl
     if (!linked_in())
         return 0; /* nothing to configure: DNS-01 Challenges will say so */
     dns01_solver_opts_t next;
-    if (dns01_solver_opts_init(&next, o->recursive_nameservers, o->recursive_nameservers_only,
-                               o->check_settle_period_ms, NULL, err, errlen) != 0)
+    if (dns01_solver_opts_init(&next, o->recursive_nameservers, o->recursive_nameservers_only, 0, NULL, err,
+                               errlen) != 0)
         return -1;
     pthread_mutex_lock(&g_mu);
     if (g_ready)
         dns01_solver_opts_free(&g_opts);
     g_opts = next;
+    g_settle_ms = o->check_settle_period_ms < 0 ? 0 : o->check_settle_period_ms;
     g_ready = true;
     pthread_mutex_unlock(&g_mu);
     return 0;
@@ -70,10 +82,12 @@ static const dns01_solver_opts_t *options(char *err, size_t errlen)
     }
     pthread_mutex_lock(&g_mu);
     if (!g_ready) {
-        if (dns01_solver_opts_init(&g_opts, NULL, false, DEFAULT_SETTLE_MS, NULL, err, errlen) == 0)
+        if (dns01_solver_opts_init(&g_opts, NULL, false, 0, NULL, err, errlen) == 0)
             g_ready = true;
     }
-    bool ok = g_ready;
+    if (g_ready && !g_settle && !(g_settle = dns01_settle_new()))
+        snprintf(err, errlen, "out of memory");
+    bool ok = g_ready && g_settle;
     pthread_mutex_unlock(&g_mu);
     return ok ? &g_opts : NULL;
 }
@@ -166,13 +180,34 @@ static int solve_present(ctrl_ctx_t *ctx, json_object *ch, char *err, size_t err
     return dns01_solver_present(o, &h, ch, err, errlen);
 }
 
+/* One propagation pass, then the settle period. Returns 0 once settled; -1 when not propagated (the settle
+ * period starts over at the next success); while settling, the milliseconds left (> 0) so that the challenges
+ * controller checks again after exactly that long (one that only knows 0 / -1 takes it for "not yet" and
+ * retries after --dns01-check-retry-period). */
 static int solve_check(ctrl_ctx_t *ctx, json_object *ch, char *err, size_t errlen)
 {
     (void)ctx;
     const dns01_solver_opts_t *o = options(err, errlen);
     if (!o)
         return -1;
-    return dns01_solver_check(o, ch, mono_ms(), err, errlen);
+    const char *uid = ctrl_str(ch, "metadata.uid");
+    if (dns01_solver_check(o, ch, mono_ms(), err, errlen) != 0) {
+        if (uid)
+            dns01_settle_forget(g_settle, uid);
+        return -1;
+    }
+    if (g_settle_ms <= 0 || !uid)
+        return 0;
+    int64_t left = dns01_settle_propagated(g_settle, uid, mono_ms(), g_settle_ms);
+    if (left <= 0)
+        return 0;
+    if (left > INT_MAX)
+        left = INT_MAX;
+    /* the same text during the whole period: a reason that counted down would mean a status write, and so
+     * another reconcile, at every pass */
+    snprintf(err, errlen, "TXT record propagated; waiting %lld ms (--dns01-check-settle-period)",
+             (long long)g_settle_ms);
+    return (int)left;
 }
 
 static int solve_clean_up(ctrl_ctx_t *ctx, json_object *ch, char *err, size_t errlen)
@@ -181,6 +216,9 @@ static int solve_clean_up(ctrl_ctx_t *ctx, json_object *ch, char *err, size_t er
     dns01_host_t h;
     if (!o)
         return -1;
+    const char *uid = ctrl_str(ch, "metadata.uid");
+    if (uid)
+        dns01_settle_forget(g_settle, uid);
     host_for(ctx, ch, &h);
     return dns01_solver_clean_up(o, &h, ch, err, errlen);
 }

@@ -19,8 +19,9 @@
  *             the API server (allowAmbientCredentials: true for ClusterIssuers, false for Issuers).
  *   check     one propagation pass (the zone's authoritative nameservers; or every server of
  *             --dns01-recursive-nameservers with --dns01-recursive-nameservers-only; or the solver's own
- *             dns01.nameservers), then the settle period (--dns01-check-settle-period) reported as "not yet"
- *             with the time left until it has passed (the controller requeues; nothing sleeps).
+ *             dns01.nameservers), then the settle period (--dns01-check-settle-period): while it runs, check
+ *             returns the milliseconds left (> 0) instead of 0, with a reason that stays the same (so no
+ *             status write per pass), for a requeue after exactly that long; nothing sleeps.
  *   clean_up  the same as present, deleting exactly our TXT value / "CleanUp".
  *
  * Enabled by compiling with KACME_DNS01_SOLVER defined (and linking kacme_dns01 into the binary); without it
