@@ -18,6 +18,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib/local.sh"
 # shellcheck source=lib/bind9.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/bind9.sh"
+[[ -n ${KACME_DNS_ZONE:-} ]] && KACME_DNS_ZONE=${KACME_DNS_ZONE%.}. # as recorded: with the final dot
 explicit=() # settings the caller chose: a running environment with other values is restarted
 for v in "${kacme_config_vars[@]}"; do [[ -n "${!v:-}" ]] && explicit+=("$v=${!v}"); done
 kacme_config_defaults
