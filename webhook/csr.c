@@ -161,7 +161,8 @@ static bool der_well_formed(const unsigned char *d, size_t len, int depth)
 
 /* ---- PEM (RFC 7468) as OpenSSL's PEM_read_bio reads it ---- */
 
-/* One line of d starting at *pos, without its '\n' and trailing whitespace; advances *pos. */
+/* One line of d starting at *pos, without its '\n' and trailing whitespace; advances *pos. Bytes >= 0x80
+ * count as whitespace here: OpenSSL compares (signed) chars with ' ' when it strips a line. */
 static bool next_line(const unsigned char *d, size_t len, size_t *pos, const unsigned char **line, size_t *ll)
 {
     if (*pos >= len)
@@ -170,7 +171,7 @@ static bool next_line(const unsigned char *d, size_t len, size_t *pos, const uns
     const unsigned char *nl = memchr(s, '\n', len - *pos);
     size_t n = nl ? (size_t)(nl - s) : len - *pos;
     *pos += nl ? n + 1 : n;
-    while (n > 0 && s[n - 1] <= ' ')
+    while (n > 0 && (s[n - 1] <= ' ' || s[n - 1] >= 0x80))
         n--;
     *line = s;
     *ll = n;
@@ -183,24 +184,23 @@ static bool has_prefix(const unsigned char *l, size_t ll, const char *p)
     return ll >= n && memcmp(l, p, n) == 0;
 }
 
-/* Decodes the base64 body of one block. Returns 0 with an owned buffer, -1 on bad base64. OpenSSL's
- * decoder needs whole 4-character groups (padding written out); util_base64_decode does the rest. */
-static int pem_body_decode(const unsigned char *b, size_t blen, unsigned char **out, size_t *outlen)
+/* Decodes the base64 body of one block (its data lines, joined, NUL-terminated; changed). Returns 0 with an
+ * owned buffer, -1 on bad base64. OpenSSL's decoder stops at a '-' and needs whole 4-character groups
+ * (padding written out); util_base64_decode does the rest. */
+static int pem_body_decode(char *b, size_t blen, unsigned char **out, size_t *outlen)
 {
-    size_t groups = 0;
+    char *dash = memchr(b, '-', blen);
+    if (dash) {
+        *dash = '\0';
+        blen = (size_t)(dash - b);
+    }
+    size_t chars = 0;
     for (size_t i = 0; i < blen; i++)
         if (b[i] != ' ' && b[i] != '\t' && b[i] != '\r' && b[i] != '\n')
-            groups++;
-    if (groups % 4 != 0)
+            chars++;
+    if (chars % 4 != 0)
         return -1;
-    char *s = malloc(blen + 1);
-    if (!s)
-        return -1;
-    memcpy(s, b, blen);
-    s[blen] = '\0';
-    int rc = util_base64_decode(s, blen, out, outlen); /* no limit of its own: the input is bounded */
-    free(s);
-    return rc;
+    return util_base64_decode(b, blen, out, outlen); /* no limit of its own: the input is bounded */
 }
 
 /* Finds the first PEM block whose label is one of labels[0..nlabels) and decodes it into *der (owned).
@@ -215,6 +215,10 @@ static int pem_find(const unsigned char *d, size_t len, const char *const *label
     size_t ll;
     *der = NULL;
     *derlen = 0;
+    char *data = malloc(len + 1); /* the data lines of the current block, joined (never longer than d) */
+    if (!data)
+        return -1;
+    int ret = -1;
     while (next_line(d, len, &pos, &l, &ll)) {
         if (!has_prefix(l, ll, "-----BEGIN ") || ll < 16 || memcmp(l + ll - 5, "-----", 5) != 0)
             continue;
@@ -223,43 +227,47 @@ static int pem_find(const unsigned char *d, size_t len, const char *const *label
         /* Body: lines up to END. Before a blank line they may be headers (the data follows the blank line,
          * whose lines must then be 64 characters except the last); without a blank line every line is data,
          * unless one has a ':' (then all are headers and there is no data). */
-        size_t data_start = pos, data_end = pos, pre = 0;
+        size_t dl = 0, pre = 0;
         bool blank = false, colon = false, ended = false, short_line = false;
         while (next_line(d, len, &pos, &l, &ll)) {
             if (has_prefix(l, ll, "-----END ")) {
                 if (ll != 9 + labellen + 5 || memcmp(l + 9, label, labellen) != 0 ||
                     memcmp(l + 9 + labellen, "-----", 5) != 0)
-                    return -1;
+                    goto out;
                 ended = true;
                 break;
             }
             if (ll == 0) {
                 if (blank)
-                    return -1;
+                    goto out;
                 blank = true;
-                data_start = data_end = pos;
+                dl = 0; /* what came before was the header */
                 continue;
             }
             if (blank) {
                 if (short_line || ll > 64)
-                    return -1;
+                    goto out;
                 short_line = ll < 64;
             } else {
                 pre++;
                 if (memchr(l, ':', ll))
                     colon = true;
             }
-            data_end = pos;
+            const unsigned char *nul = memchr(l, 0, ll); /* OpenSSL passes lines on as C strings */
+            size_t take = nul ? (size_t)(nul - l) : ll;
+            memcpy(data + dl, l, take);
+            dl += take;
         }
         if (!ended)
-            return -1;
+            goto out;
         bool headers = blank ? pre > 0 : colon;
         if (!blank && colon)
-            data_start = data_end; /* everything was header */
+            dl = 0; /* everything was header */
+        data[dl] = '\0';
         unsigned char *buf = NULL;
         size_t buflen = 0;
-        if (pem_body_decode(d + data_start, data_end - data_start, &buf, &buflen) < 0)
-            return -1;
+        if (pem_body_decode(data, dl, &buf, &buflen) < 0)
+            goto out;
         bool wanted = false;
         for (size_t i = 0; i < nlabels && !wanted; i++)
             wanted = strlen(labels[i]) == labellen && memcmp(labels[i], label, labellen) == 0;
@@ -269,13 +277,16 @@ static int pem_find(const unsigned char *d, size_t len, const char *const *label
         }
         if (headers) {
             free(buf);
-            return -1;
+            goto out;
         }
         *der = buf;
         *derlen = buflen;
-        return 0;
+        ret = 0;
+        goto out;
     }
-    return -1;
+out:
+    free(data);
+    return ret;
 }
 
 static bool looks_pem(const unsigned char *d, size_t len)
@@ -525,6 +536,16 @@ static unsigned char *der_take(unsigned char **p, const unsigned char *end, unsi
     return c;
 }
 
+/* A SEQUENCE OF or SET OF (tag: its constructed form). OpenSSL's decoder does not insist on the constructed
+ * bit for these; libtasn1 does, so a primitive-flagged one is set constructed in place (the caller then
+ * verifies the signature over the original bytes). */
+static unsigned char *sof_take(unsigned char **p, const unsigned char *end, unsigned tag, size_t *body)
+{
+    if (*p < end && **p == (tag & ~0x20u))
+        **p |= 0x20;
+    return der_take(p, end, tag, body, NULL);
+}
+
 /* A universal primitive that OpenSSL decodes into a value (primitive_ok); BIT STRINGs get their unused
  * bits cleared, as OpenSSL's decoder does, so a key or signature with such bits set is a different one to
  * GnuTLS too (which would otherwise ignore them). */
@@ -550,6 +571,8 @@ static bool any_take(unsigned char **p, const unsigned char *end)
         return false;
     if ((t & 0xe0) != 0) /* constructed, or not universal */
         return true;
+    if (t == 0x10 || t == 0x11) /* a SEQUENCE or SET in an ANY must be constructed */
+        return false;
     *p = start;
     return prim_take(p, end, t);
 }
@@ -574,14 +597,14 @@ static bool algid_take(unsigned char **p, const unsigned char *end)
 static bool name_take(unsigned char **p, const unsigned char *end, unsigned char **content, size_t *clen)
 {
     size_t n, rn, an;
-    unsigned char *c = der_take(p, end, 0x30, &n, NULL);
+    unsigned char *c = sof_take(p, end, 0x30, &n);
     if (!c)
         return false;
     *content = c;
     *clen = n;
     const unsigned char *e = c + n;
     while (c < e) {
-        unsigned char *r = der_take(&c, e, 0x31, &rn, NULL);
+        unsigned char *r = sof_take(&c, e, 0x31, &rn);
         if (!r)
             return false;
         const unsigned char *re = r + rn;
@@ -675,7 +698,7 @@ static bool csr_well_formed(unsigned char *d, size_t len, csr_parts_t *pp)
     pp->spki_len = (size_t)(se - spki0);
     pp->has_attrs = tbs < te;
     if (tbs < te) {
-        unsigned char *at = der_take(&tbs, te, 0xa0, &an, NULL);
+        unsigned char *at = sof_take(&tbs, te, 0xa0, &an);
         if (!at)
             return false;
         const unsigned char *ae = at + an;
@@ -689,7 +712,7 @@ static bool csr_well_formed(unsigned char *d, size_t len, csr_parts_t *pp)
             if (!prim_take(&attr, xe, 0x06))
                 return false;
             size_t oidlen = (size_t)(attr - oid);
-            if (!(vals = der_take(&attr, xe, 0x31, &vn, NULL)) || attr != xe)
+            if (!(vals = sof_take(&attr, xe, 0x31, &vn)) || attr != xe)
                 return false;
             const unsigned char *ve = vals + vn;
             ext_req_note(x, oid, oidlen, vn ? vals : NULL);
@@ -816,7 +839,7 @@ static bool cert_well_formed(unsigned char *d, size_t len)
         if (!x)
             return false;
         const unsigned char *xe = x + xn;
-        unsigned char *list = der_take(&x, xe, 0x30, &n, NULL);
+        unsigned char *list = sof_take(&x, xe, 0x30, &n);
         if (!list || x != xe)
             return false;
         const unsigned char *le = list + n;
@@ -843,7 +866,7 @@ static int general_names(const unsigned char *v, size_t n, wcsr_t *csr, char *er
 {
     unsigned tag;
     size_t hdr, body;
-    if (der_header(v, n, &tag, &hdr, &body) < 0 || tag != 0x30 || body > n - hdr ||
+    if (der_header(v, n, &tag, &hdr, &body) < 0 || (tag != 0x30 && tag != 0x10) || body > n - hdr ||
         !der_well_formed(v + hdr, body, 0))
         return 0;
     const unsigned char *p = v + hdr, *end = v + hdr + body;
@@ -934,7 +957,7 @@ static int sans(const ext_req_t *x, wcsr_t *csr, char *err, size_t errlen)
 wcsr_t *wcsr_parse(const unsigned char *data, size_t len, char *err, size_t errlen)
 {
     wcsr_t *out = NULL, *csr = NULL;
-    unsigned char *der = NULL, *withattrs = NULL;
+    unsigned char *der = NULL, *withattrs = NULL, *orig = NULL;
     gnutls_x509_crq_t crq = NULL;
     gnutls_pubkey_t pk = NULL;
 
@@ -974,7 +997,15 @@ wcsr_t *wcsr_parse(const unsigned char *data, size_t len, char *err, size_t errl
     const unsigned char *subj = NULL;
     csr_parts_t parts;
     memset(&parts, 0, sizeof(parts));
+    if (!(orig = malloc(dat.size))) {
+        seterr(err, errlen, "out of memory");
+        goto out;
+    }
+    memcpy(orig, dat.data, dat.size);
     bool ok = csr_well_formed(dat.data, dat.size, &parts);
+    /* Changed by the walk (unused bits cleared, constructed bits set) or without attributes: GnuTLS gets a
+     * request it can read, and the signature is verified over the bytes that were signed. */
+    bool reencoded = ok && (!parts.has_attrs || memcmp(orig, dat.data, dat.size) != 0);
     if (ok && !parts.has_attrs) {
         size_t wl = 0;
         if (!(withattrs = with_empty_attributes(dat.data, dat.size, &parts, &wl))) {
@@ -1004,12 +1035,12 @@ wcsr_t *wcsr_parse(const unsigned char *data, size_t len, char *err, size_t errl
         seterr(err, errlen, "CSR public key cannot be decoded");
         goto out;
     }
-    /* Proof of possession only (the CA checks again): accept every algorithm OpenSSL verifies, SHA-1 too.
-     * Without attributes, GnuTLS holds the re-encoded request: verify over the bytes that were signed. */
+    /* Proof of possession only (the CA checks again): accept every algorithm OpenSSL verifies, SHA-1 too. */
     const unsigned vflags = GNUTLS_VERIFY_ALLOW_BROKEN | GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1;
-    gnutls_datum_t tbs = {parts.tbs, (unsigned)parts.tbs_len}, sig = {parts.sig, (unsigned)parts.sig_len};
+    gnutls_datum_t tbs = {orig + (parts.tbs - dat.data), (unsigned)parts.tbs_len};
+    gnutls_datum_t sig = {parts.sig, (unsigned)parts.sig_len};
     int vrc;
-    if (parts.has_attrs) {
+    if (!reencoded) {
         vrc = gnutls_x509_crq_verify(crq, vflags);
     } else {
         int alg = gnutls_x509_crq_get_signature_algorithm(crq);
@@ -1035,6 +1066,7 @@ out:
         gnutls_x509_crq_deinit(crq);
     free(der);
     free(withattrs);
+    free(orig);
     wcsr_free(csr);
     return out;
 }
