@@ -498,6 +498,34 @@ static void test_extension_requests(void **state)
     assert_int_equal(agree("no attributes field, broken signature", out, ol, SAME_REASON), 0);
     OPENSSL_free(der);
 
+    /* SEQUENCE OF / SET OF with the constructed bit clear (OpenSSL does not insist on it): the subject
+     * Name, its first RDN, and the attributes field, each re-signed */
+    for (int which = 0; which < 3; which++) {
+        spec_t s2 = {.key = ed_key, .cn = "a.example.com", .san = "DNS:a.example.com"};
+        X509_REQ *q = build(&s2);
+        unsigned char *d = der_of(q, &dl);
+        X509_REQ_free(q);
+        size_t cn_, tn_;
+        size_t o2 = der_len(d, &cn_);
+        size_t t2 = der_len(d + o2, &tn_);
+        unsigned char *name = d + o2 + t2 + 3; /* after version INTEGER 02 01 00 */
+        size_t nn;
+        size_t nh = der_len(name, &nn);
+        unsigned char *target = which == 0 ? name : which == 1 ? name + nh : NULL;
+        if (which == 2) {
+            unsigned char *spki = name + nh + nn;
+            size_t sn;
+            size_t sh = der_len(spki, &sn);
+            target = spki + sh + sn;
+        }
+        assert_true(*target == 0x30 || *target == 0x31 || *target == 0xa0);
+        *target &= (unsigned char)~0x20;
+        resign(d, dl);
+        static const char *const what[] = {"primitive-flagged Name", "primitive-flagged RDN", "primitive-flagged attributes"};
+        assert_int_equal(agree(what[which], d, dl, SAME_REASON), 1);
+        OPENSSL_free(d);
+    }
+
     /* Microsoft's extension request, alone and after a standard one */
     for (int both = 0; both < 2; both++) {
         X509_REQ *q = X509_REQ_new();
@@ -656,6 +684,8 @@ static void test_pem_variants(void **state)
         {"extra base64 group", "-----BEGIN CERTIFICATE REQUEST-----\n%sAAAA\n-----END CERTIFICATE REQUEST-----\n", -1},
         {"begin without dashes", "-----BEGIN CERTIFICATE REQUEST\n%s-----END CERTIFICATE REQUEST-----\n", 0},
         {"leading space on begin", " -----BEGIN CERTIFICATE REQUEST-----\n%s-----END CERTIFICATE REQUEST-----\n", 0},
+        {"high bytes after begin", "-----BEGIN CERTIFICATE REQUEST-----\xff\xfe\n%s-----END CERTIFICATE REQUEST-----\n", 1},
+        {"dash ends the base64", "-----BEGIN CERTIFICATE REQUEST-----\n%s--AAAA\n-----END CERTIFICATE REQUEST-----\n", 1},
         {"second csr after", "-----BEGIN CERTIFICATE REQUEST-----\n%s-----END CERTIFICATE REQUEST-----\n"
                              "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n", 1},
     };
@@ -953,6 +983,28 @@ static void test_cabundle(void **state)
         }
     }
     print_message("%d certificate mutations, %d accepted by both\n", dl * 3, accepted);
+    /* the issuer Name with the constructed bit clear: OpenSSL reads it */
+    {
+        memcpy(m, der, (size_t)dl);
+        size_t on_, tn_, ln;
+        size_t o2 = der_len(m, &on_), t2 = der_len(m + o2, &tn_);
+        unsigned char *q = m + o2 + t2;
+        q += der_len(q, &ln) + ln; /* [0] version */
+        q += der_len(q, &ln) + ln; /* serial */
+        q += der_len(q, &ln) + ln; /* signature AlgorithmIdentifier */
+        assert_int_equal(*q, 0x30);
+        *q = 0x10;
+        BIO *b64 = BIO_new(BIO_f_base64()), *mem = BIO_new(BIO_s_mem());
+        BIO_push(b64, mem);
+        BIO_write(b64, m, dl);
+        (void)BIO_flush(b64);
+        char *p;
+        long pl = BIO_get_mem_data(mem, &p);
+        char text[4096];
+        int tl = snprintf(text, sizeof(text), "%s%.*s%s", cb, (int)pl, p, ce);
+        BIO_free_all(b64);
+        assert_true(cert_agree("primitive-flagged issuer", (unsigned char *)text, (size_t)tl));
+    }
     free(m);
     /* the system's CA bundle, whole and certificate by certificate (real-world encodings) */
     FILE *f = fopen("/etc/ssl/certs/ca-certificates.crt", "rb");
