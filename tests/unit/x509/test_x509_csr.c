@@ -134,29 +134,12 @@ static void test_rejects(void **state)
     assert_null(x509_csr_parse(big, sizeof(big), err, sizeof(err)));
 }
 
-static void test_sets(void **state)
-{
-    (void)state;
-    const char *a[] = {"a.example.com", "b.example.com"};
-    const char *b[] = {"b.example.com", "a.example.com", "a.example.com"};
-    const char *c[] = {"a.example.com"};
-    assert_true(x509_dns_sets_equal(a, 2, b, 3));
-    assert_false(x509_dns_sets_equal(a, 2, c, 1));
-    assert_true(x509_dns_sets_equal(NULL, 0, NULL, 0));
-    const char *i1[] = {"::1", "192.0.2.1"};
-    const char *i2[] = {"192.0.2.1", "0:0::1"};
-    const char *i3[] = {"192.0.2.1", "nope"};
-    assert_true(x509_ip_sets_equal(i1, 2, i2, 2));
-    assert_false(x509_ip_sets_equal(i1, 2, i3, 2));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_pem_and_der),
         cmocka_unit_test(test_long_cn_and_no_names),
         cmocka_unit_test(test_rejects),
-        cmocka_unit_test(test_sets),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -107,12 +107,30 @@ static void test_wildcard_covers(void **state)
     assert_false(x509_wildcard_covers("example.com", "a.example.com"));
 }
 
+/* The name-set helpers live in names.c (no OpenSSL), so the webhook links them without libcrypto. */
+static void test_sets(void **state)
+{
+    (void)state;
+    const char *a[] = {"a.example.com", "b.example.com"};
+    const char *b[] = {"b.example.com", "a.example.com", "a.example.com"};
+    const char *c[] = {"a.example.com"};
+    assert_true(x509_dns_sets_equal(a, 2, b, 3));
+    assert_false(x509_dns_sets_equal(a, 2, c, 1));
+    assert_true(x509_dns_sets_equal(NULL, 0, NULL, 0));
+    const char *i1[] = {"::1", "192.0.2.1"};
+    const char *i2[] = {"192.0.2.1", "0:0::1"};
+    const char *i3[] = {"192.0.2.1", "nope"};
+    assert_true(x509_ip_sets_equal(i1, 2, i2, 2));
+    assert_false(x509_ip_sets_equal(i1, 2, i3, 2));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dns_names),
         cmocka_unit_test(test_ips),
         cmocka_unit_test(test_wildcard_covers),
+        cmocka_unit_test(test_sets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
