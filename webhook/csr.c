@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* CSR parsing and the caBundle check with GnuTLS (see csr.h). Where GnuTLS and OpenSSL differ, this file
- * adds the difference by hand so that admission decisions do not change with the library:
+/* CSR parsing and the caBundle check without OpenSSL (see csr.h). GnuTLS decodes the request (libtasn1),
+ * imports its public key and verifies its signature; everything OpenSSL's decoder judged differently is
+ * done here by hand, so that admission decisions did not change with the library (test_webhook_csr
+ * compares the two, including fuzzed and mutated input):
  *  - OpenSSL's d2i ignores bytes after the outer DER structure; libtasn1 refuses them, so they are cut off.
- *  - OpenSSL's PEM reader (skip blocks with other labels, refuse encapsulated headers, strict base64) is
- *    reproduced by pem_find() instead of GnuTLS's decoder, which matches labels by prefix.
- *  - The subject is walked here: the common name is converted to UTF-8 from its DER string type with
- *    OpenSSL's rules (1-byte types as Latin-1, BMPString, UniversalString), not GnuTLS's.
- *  - GeneralNames are walked here (empty entries are legal for OpenSSL, not for GnuTLS), and an undecodable
- *    subjectAltName extension yields no SANs (OpenSSL's X509V3_get_d2i returns NULL for it).
- *  - OpenSSL refuses a CSR whose subject holds a string it cannot convert to UTF-8 (its name decoder
- *    canonicalises every entry), so value_refused() checks every entry the same way.
- *  - The DER structure and OpenSSL's checks of primitive contents are applied before libtasn1, which
- *    differs from OpenSSL's decoder in both directions (csr_well_formed).
+ *  - PEM is read by pem_find() with OpenSSL's rules (blocks with other labels skipped, encapsulated headers
+ *    refused, lines stripped and base64 ended as PEM_read_bio does), not by GnuTLS's PEM decoder.
+ *  - The DER structure and OpenSSL's checks of primitive contents are applied first (csr_well_formed):
+ *    libtasn1 is laxer in places (an empty INTEGER, a BIT STRING's unused bits) and stricter in others (the
+ *    inside of attribute values, the attributes field itself, primitive-flagged SEQUENCE OFs). Where the
+ *    request had to be re-encoded for libtasn1, the signature is verified over the bytes that were signed.
+ *  - The subject is walked here: every entry must convert to UTF-8 as OpenSSL's name decoder requires
+ *    (value_refused), and the CN is converted with OpenSSL's rules (1-byte types as Latin-1, BMPString,
+ *    UniversalString).
+ *  - The extension request and GeneralNames are walked here (OpenSSL's choice of attribute; empty entries
+ *    are legal for OpenSSL, not for GnuTLS; an undecodable extension list or subjectAltName means no SANs).
  *  - A caBundle certificate is parsed, not verified, so "valid" is what OpenSSL's decoder accepts:
  *    cert_well_formed checks that, and GnuTLS's stricter importer is not asked. */
 #include "csr.h"
