@@ -352,17 +352,12 @@ static size_t utf8_get(const unsigned char *s, size_t n, unsigned long *cp)
     return k;
 }
 
-/* The DER-encoded directory string tlv as UTF-8, as OpenSSL's ASN1_STRING_to_UTF8 converts it: UTF8String
- * checked, Numeric/Printable/T61/IA5/Visible/GeneralString taken as Latin-1, BMPString as UCS-2 and
- * UniversalString as UCS-4 (big-endian); other types are not text. Returns an owned string (its byte
+/* The string s[0..n) of universal type tag as UTF-8, as OpenSSL's ASN1_STRING_to_UTF8 converts it:
+ * UTF8String checked, Numeric/Printable/T61/IA5/Visible/GeneralString taken as Latin-1, BMPString as UCS-2
+ * and UniversalString as UCS-4 (big-endian); other types are not text. Returns an owned string (its byte
  * length in *outlen, which may include NULs), or NULL. */
-static char *dirstring_utf8(const unsigned char *tlv, size_t len, size_t *outlen)
+static char *dirstring_utf8(unsigned tag, const unsigned char *s, size_t n, size_t *outlen)
 {
-    unsigned tag;
-    size_t hdr, n;
-    if (der_header(tlv, len, &tag, &hdr, &n) < 0 || n > len - hdr)
-        return NULL;
-    const unsigned char *s = tlv + hdr;
     size_t unit;
     switch (tag) {
     case 12: unit = 0; break;                                   /* UTF8String */
@@ -457,31 +452,89 @@ static int name_each(const unsigned char *n, size_t len, int (*fn)(const unsigne
     return 0;
 }
 
+/* OpenSSL's asn1_collect: appends the contents of the pieces of a constructed (BER) string c[0..n) to out
+ * (any tags inside; nesting beyond 5 levels refused). false when malformed. */
+static bool collect(const unsigned char *c, size_t n, int depth, unsigned char *out, size_t *ol)
+{
+    for (size_t pos = 0; pos < n;) {
+        unsigned t;
+        size_t h, b;
+        if (der_header(c + pos, n - pos, &t, &h, &b) < 0 || b > n - pos - h)
+            return false;
+        if (t & 0x20) {
+            if (depth >= 5 || !collect(c + pos + h, b, depth + 1, out, ol))
+                return false;
+        } else {
+            memcpy(out + *ol, c + pos + h, b);
+            *ol += b;
+        }
+        pos += h + b;
+    }
+    return true;
+}
+
+/* The universal string element tlv[0..len) as OpenSSL's decoder reads it: *u its tag number, *c and *n its
+ * contents - for the constructed (BER) form the pieces joined into *buf (freed by the caller; NULL when
+ * not needed). false when malformed or not universal. */
+static bool string_value(const unsigned char *tlv, size_t len, unsigned *u, const unsigned char **c, size_t *n,
+                         unsigned char **buf)
+{
+    unsigned tag;
+    size_t hdr, body;
+    *buf = NULL;
+    if (der_header(tlv, len, &tag, &hdr, &body) < 0 || body > len - hdr || (tag & 0xc0) != 0)
+        return false;
+    *u = tag & 0x1f;
+    if (!(tag & 0x20)) {
+        *c = tlv + hdr;
+        *n = body;
+        return true;
+    }
+    size_t ol = 0;
+    if (!(*buf = malloc(body + 1)) || !collect(tlv + hdr, body, 0, *buf, &ol)) {
+        free(*buf);
+        *buf = NULL;
+        return false;
+    }
+    *c = *buf;
+    *n = ol;
+    return true;
+}
+
 /* OpenSSL's Name decoder takes values of the string types in its "printable" set (plus SEQUENCE and the
- * universal tags it does not know), and converts those it canonicalises (UTF8, Printable, Teletex, IA5,
- * Universal, BMP) to UTF-8; anything else, or a failed conversion, makes the whole CSR unreadable. */
+ * universal tags it does not know), constructed (BER) strings too, checks their contents as for any
+ * primitive, and converts those it canonicalises (UTF8, Printable, Teletex, IA5, Universal, BMP) to UTF-8;
+ * anything else, or a failed conversion, makes the whole CSR unreadable. */
 static int value_refused(const unsigned char *v, size_t len, bool is_cn, void *arg)
 {
     (void)is_cn;
     (void)arg;
-    unsigned tag;
-    size_t hdr, body;
-    if (der_header(v, len, &tag, &hdr, &body) < 0 || hdr + body != len)
+    unsigned tag, u;
+    size_t hdr, body, n;
+    if (der_header(v, len, &tag, &hdr, &body) < 0 || hdr + body != len || (tag & 0xc0) != 0)
         return 1;
-    switch (tag) {
-    case 0x30:                                                            /* SEQUENCE */
-    case 3: case 18:                                                      /* BIT STRING, NumericString */
+    switch (tag & 0x1f) {
+    case 16: /* SEQUENCE: kept undecoded, must be constructed */
+        return tag & 0x20 ? 0 : 1;
+    case 3: case 12: case 18: case 19: case 20: case 22: case 28: case 30:
     case 7: case 8: case 9: case 11: case 13: case 14: case 15: case 29: /* tags OpenSSL calls unknown */
-        return 0;
-    case 12: case 19: case 20: case 22: case 28: case 30: {
-        size_t ul;
-        char *u = dirstring_utf8(v, len, &ul);
-        free(u);
-        return u ? 0 : 1;
-    }
+        break;
     default:
         return 1;
     }
+    const unsigned char *c;
+    unsigned char *buf;
+    if (!string_value(v, len, &u, &c, &n, &buf))
+        return 1;
+    int refused = !primitive_ok(u, c, n);
+    if (!refused && (u == 12 || u == 19 || u == 20 || u == 22 || u == 28 || u == 30)) {
+        size_t ul;
+        char *t = dirstring_utf8(u, c, n, &ul);
+        refused = t == NULL;
+        free(t);
+    }
+    free(buf);
+    return refused;
 }
 
 typedef struct cn_out {
@@ -496,8 +549,12 @@ static int take_cn(const unsigned char *v, size_t len, bool is_cn, void *arg)
     cn_out_t *o = arg;
     if (!is_cn)
         return 0;
-    size_t ul = 0;
-    char *utf8 = dirstring_utf8(v, len, &ul);
+    size_t ul = 0, n = 0;
+    unsigned u = 0;
+    const unsigned char *c = NULL;
+    unsigned char *buf = NULL;
+    char *utf8 = string_value(v, len, &u, &c, &n, &buf) ? dirstring_utf8(u, c, n, &ul) : NULL;
+    free(buf);
     if (!utf8) {
         seterr(o->err, o->errlen, "CSR common name is not valid text");
         o->rc = -1;
@@ -563,8 +620,10 @@ static bool prim_take(unsigned char **p, const unsigned char *end, unsigned tag)
     return true;
 }
 
-/* An ANY (attribute values, algorithm parameters): OpenSSL checks universal primitives and keeps
- * constructed values as they are, without looking inside. */
+/* An ANY (attribute values, algorithm parameters) as OpenSSL decodes it: a SEQUENCE or SET (constructed)
+ * or a non-universal element is kept undecoded; other universal types are checked (primitive_ok), in their
+ * constructed (BER) string form too, which INTEGER, ENUMERATED, BOOLEAN, NULL and OBJECT IDENTIFIER may
+ * not take. */
 static bool any_take(unsigned char **p, const unsigned char *end)
 {
     unsigned char *start = *p;
@@ -572,12 +631,26 @@ static bool any_take(unsigned char **p, const unsigned char *end)
     unsigned t;
     if (!der_take(p, end, 0, &n, &t))
         return false;
-    if ((t & 0xe0) != 0) /* constructed, or not universal */
+    if ((t & 0xc0) != 0)
         return true;
-    if (t == 0x10 || t == 0x11) /* a SEQUENCE or SET in an ANY must be constructed */
+    unsigned u = t & 0x1f;
+    if (!(t & 0x20)) {
+        if (u == 16 || u == 17) /* a SEQUENCE or SET must be constructed */
+            return false;
+        *p = start;
+        return prim_take(p, end, t);
+    }
+    if (u == 16 || u == 17)
+        return true;
+    if (u == 1 || u == 2 || u == 5 || u == 6 || u == 10)
         return false;
-    *p = start;
-    return prim_take(p, end, t);
+    const unsigned char *c;
+    unsigned char *buf;
+    if (!string_value(start, (size_t)(*p - start), &u, &c, &n, &buf))
+        return false;
+    bool ok = primitive_ok(u, c, n);
+    free(buf);
+    return ok;
 }
 
 /* AlgorithmIdentifier ::= SEQUENCE { algorithm OBJECT IDENTIFIER, parameters ANY OPTIONAL } */

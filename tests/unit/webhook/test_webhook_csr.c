@@ -416,6 +416,11 @@ static void test_cn_encodings(void **state)
         {"universal bad length", V_ASN1_UNIVERSALSTRING, "\x00\x00" "a", 3, 0},
         {"octet string", V_ASN1_OCTET_STRING, "a.example.com", 13, 0},
         {"integer", V_ASN1_INTEGER, "\x01", 1, 0},
+        {"constructed utf8 (BER)", 0x2c, "\x0c\x01" "a" "\x04\x02" "bc", 7, 1},
+        {"constructed utf8, nested", 0x2c, "\x2c\x03\x0c\x01" "a", 5, 1},
+        {"constructed utf8, piece overruns", 0x2c, "\x0c\x05" "ab", 4, 0},
+        {"constructed bmp, odd length", 0x3e, "\x04\x01" "a", 3, 0},
+        {"primitive-flagged sequence", 0x10, "\x05\x00", 2, 0},
     };
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
         size_t dl;
