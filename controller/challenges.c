@@ -575,6 +575,26 @@ static void accept_challenge(run_t *r)
     r->res = kube_reconcile_requeue_after(POLL_MIN_MS);
 }
 
+/* Accepting again a challenge the CA still shows pending after our accept. A CA may report "pending" until
+ * its validation has started (Pebble does) and refuses a second accept once the challenge is decided
+ * ("malformed: Cannot update challenge with status valid"): so that refusal is no verdict, the next poll
+ * reads the outcome from the authorization. Other errors count as for the first accept. */
+static void reaccept_challenge(run_t *r)
+{
+    enum acme_status st = ACME_STATUS_UNKNOWN;
+    acme_error_t e;
+    if (acme_challenge_accept(r->client, ctrl_str(r->orig, "spec.url"), &st, &e) != 0) {
+        if (!acme_error_is(&e, "malformed")) {
+            acme_failed(r, &e, "Error accepting challenge");
+            return;
+        }
+        char msg[512];
+        acme_error_format(&e, msg, sizeof(msg));
+        LOG_V(2, "challenge no longer pending at the CA; polling", "challenge", r->key, "error", msg);
+    }
+    r->res = kube_reconcile_requeue_after(POLL_MIN_MS);
+}
+
 /* solver.waitInsteadOfSelfCheck (§1.7, §4.1 step 9): no self-check, accept once W has passed since
  * presentedAt. Returns true when it handled the step. */
 static bool wait_instead_of_self_check(run_t *r)
@@ -596,7 +616,11 @@ static bool wait_instead_of_self_check(run_t *r)
         r->res = kube_reconcile_requeue_after(wait_ms < 10000 ? wait_ms : 10000);
         return true;
     }
-    int64_t left = (at * 1000 + wait_ms) - (int64_t)time(NULL) * 1000;
+    /* presentedAt has whole seconds (RFC 3339 as written): the present may have happened up to 1 s after it,
+     * so W has certainly passed only at presentedAt + 1 s + W, measured against the clock in ms */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t left = (at * 1000 + 1000 + wait_ms) - ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
     if (left <= 0) {
         accept_challenge(r);
         return true;
@@ -622,7 +646,16 @@ static void step_check(run_t *r)
         return;
     }
     char err[SELFCHECK_REASON_LEN] = "";
-    bool pass = r->solver->check(r->ctx, r->orig, err, sizeof(err)) == 0;
+    int rc = r->solver->check(r->ctx, r->orig, err, sizeof(err));
+    if (rc > 0) { /* answerable after a wait the solver knows exactly (DNS-01 settle period): not a failure */
+        char reason[SELFCHECK_REASON_LEN + 64];
+        snprintf(reason, sizeof(reason), "Waiting for %s challenge propagation: %s", r->solver->type, err);
+        LOG_V(2, "self-check waiting", "challenge", r->key, "reason", err);
+        set_str(r, "reason", reason);
+        r->res = kube_reconcile_requeue_after(rc);
+        return;
+    }
+    bool pass = rc == 0;
     long long after = 0;
     enum selfcheck_verdict v = SELFCHECK_PASSED;
     if (t && uid)
@@ -700,7 +733,7 @@ static void step_poll(run_t *r)
          * (or the CA restarted): accept again, harmless per RFC 8555 §7.5.1 */
         if (c && c->status == ACME_STATUS_PENDING) {
             acme_authz_free(a);
-            accept_challenge(r);
+            reaccept_challenge(r);
             return;
         }
         int64_t after = a->retry_after_ms > 0 ? a->retry_after_ms : POLL_MIN_MS;

@@ -25,8 +25,11 @@ typedef struct ctrl_solver {
     /* Creates (or finds) whatever makes the challenge answerable; idempotent. Returns 0, or -1 with err. */
     int (*present)(ctrl_ctx_t *ctx, json_object *challenge, char *err, size_t errlen);
 
-    /* One propagation check (no retry loop inside). Returns 0 when the challenge is answerable, or -1 with
-     * the reason in err (the controller retries after a requeue). */
+    /* One propagation check (no retry loop inside). Returns 0 when the challenge is answerable; -1 with the
+     * reason in err when it is not (the controller presents again and retries after its retry period); or a
+     * positive number of milliseconds when it is answerable but must not be accepted before that much time
+     * has passed (the DNS-01 settle period), the reason in err: the controller checks again after exactly
+     * that long, without presenting again or counting a failed self-check. */
     int (*check)(ctrl_ctx_t *ctx, json_object *challenge, char *err, size_t errlen);
 
     /* Removes everything present created, idempotent (nothing there is success). Returns 0 or -1 with err. */
