@@ -119,6 +119,9 @@ for n in demo.kacme.test www.demo.kacme.test; do
     openssl x509 -in "$D/certificate.pem" -noout -ext subjectAltName | grep -q "DNS:$n\b" || die "SAN $n missing"
 done
 echo "written: _local/demo/certificate.pem (chain) and _local/demo/key.pem (key)"
+requester=$(kubectl -n demo get certificaterequest demo -o jsonpath='{.spec.username}')
+[[ -n "$requester" ]] || die "the CertificateRequest has no spec.username (the webhook's /mutate did not run)"
+echo "requested by: $requester (spec.username, recorded by the webhook from the API server's userInfo)"
 
 say "kubectl get clusterissuers,certificaterequests,orders,challenges -A"
 kubectl get clusterissuers,certificaterequests,orders,challenges -A

@@ -16,5 +16,6 @@ rm -f "$KACME_LOCAL_DIR/kacme-controller.args"
 if [[ -f "$KACME_LOCAL_DIR/env.sh" ]]; then
     # shellcheck disable=SC1091
     . "$KACME_LOCAL_DIR/env.sh"
-    kubectl delete validatingwebhookconfiguration kacme-webhook --ignore-not-found >/dev/null 2>&1 || true
+    kubectl delete validatingwebhookconfiguration,mutatingwebhookconfiguration kacme-webhook --ignore-not-found \
+        >/dev/null 2>&1 || true
 fi

@@ -3,8 +3,8 @@
 # Installs kacme into the running local environment (hack/local-up.sh) as local processes with the admin
 # kubeconfig — the Helm chart runs the same binaries as pods instead:
 #   - the CRDs (crds/), waiting until they are established;
-#   - kacme-webhook in dynamic-serving mode (its CA in Secret kacme/kacme-webhook-ca) and the
-#     ValidatingWebhookConfiguration "kacme-webhook" pointing at it, caBundle kept in sync by the webhook;
+#   - kacme-webhook in dynamic-serving mode (its CA in Secret kacme/kacme-webhook-ca) and the Validating- and
+#     MutatingWebhookConfiguration "kacme-webhook" pointing at it, caBundle kept in sync by the webhook;
 #   - kacme-controller.
 # Idempotent: re-running restarts both with the current build. hack/local-down.sh stops them.
 #
@@ -64,6 +64,29 @@ webhooks:
         resources: ["*/*"]
     clientConfig:
       url: https://127.0.0.1:$webhook_port/validate
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata:
+  name: kacme-webhook
+webhooks:
+  - name: webhook.cert-manager.io
+    admissionReviewVersions: ["v1"]
+    sideEffects: None
+    failurePolicy: Fail
+    matchPolicy: Equivalent
+    reinvocationPolicy: Never
+    timeoutSeconds: 30
+    namespaceSelector:
+      matchExpressions:
+        - {key: cert-manager.io/disable-validation, operator: NotIn, values: ["true"]}
+    rules:
+      - apiGroups: ["cert-manager.io"]
+        apiVersions: ["v1"]
+        operations: ["CREATE"]
+        resources: ["certificaterequests"]
+    clientConfig:
+      url: https://127.0.0.1:$webhook_port/mutate
 YAML
 kacme_start kacme-webhook "$build/bin/kacme-webhook" --kubeconfig="$KUBECONFIG" --bind-address=127.0.0.1 \
     --secure-port="$webhook_port" --healthz-port="$webhook_healthz" \
