@@ -130,12 +130,16 @@ struct review {
     json_object *request, *object, *old_object, *user_info;
 };
 
-/* Parses and checks the envelope. Returns 0 with r filled (r->root owned by the caller), or the HTTP status
- * of a text reply already written to *out (400/413, or 500 when out of memory). */
+/* Parses and checks the envelope (after clearing *out, *outlen and *summary). Returns 0 with r filled
+ * (r->root owned by the caller), or the HTTP status of a text reply already written to *out (400/413, or
+ * 500 when out of memory). */
 static int decode(const char *body, size_t len, struct review *r, char **out, size_t *outlen,
                   admission_summary_t *summary)
 {
     memset(r, 0, sizeof(*r));
+    memset(summary, 0, sizeof(*summary));
+    *out = NULL;
+    *outlen = 0;
     if (len > ADMISSION_MAX_BODY)
         return text_reply(413, "request body larger than 3 MiB", out, outlen);
     if (len == 0)
@@ -202,9 +206,6 @@ int admission_handle(const char *body, size_t len, const admission_policy_t *pol
     memset(&res, 0, sizeof(res));
     if (!summary)
         summary = &dummy;
-    memset(summary, 0, sizeof(*summary));
-    *out = NULL;
-    *outlen = 0;
     code = decode(body, len, &rv, out, outlen, summary);
     if (code != 0)
         goto out;
@@ -308,9 +309,6 @@ int admission_mutate(const char *body, size_t len, char **out, size_t *outlen, a
 
     if (!summary)
         summary = &dummy;
-    memset(summary, 0, sizeof(*summary));
-    *out = NULL;
-    *outlen = 0;
     code = decode(body, len, &rv, out, outlen, summary);
     if (code != 0)
         goto out;
