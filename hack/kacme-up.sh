@@ -10,7 +10,7 @@
 #
 # Environment: KACME_BUILD_DIR (default build), KACME_CONTROLLER_ARGS (extra controller flags),
 # KACME_WEBHOOK_PORT (10443), KACME_WEBHOOK_HEALTHZ_PORT (16080), KACME_CONTROLLER_METRICS_PORT (19402),
-# KACME_CONTROLLER_HEALTHZ_PORT (19403).
+# KACME_CONTROLLER_HEALTHZ_PORT (19403), KACME_WEBHOOK_METRICS_PORT (19404).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -24,6 +24,7 @@ webhook_port=${KACME_WEBHOOK_PORT:-10443}
 webhook_healthz=${KACME_WEBHOOK_HEALTHZ_PORT:-16080}
 metrics_port=${KACME_CONTROLLER_METRICS_PORT:-19402}
 healthz_port=${KACME_CONTROLLER_HEALTHZ_PORT:-19403}
+webhook_metrics=${KACME_WEBHOOK_METRICS_PORT:-19404}
 say() { printf 'kacme-up: %s\n' "$*" >&2; }
 for b in kacme-webhook kacme-controller kacme-acmesolver; do
     [[ -x "$build/bin/$b" ]] || { say "missing $build/bin/$b: build first (cmake --build build)"; exit 1; }
@@ -89,7 +90,7 @@ webhooks:
       url: https://127.0.0.1:$webhook_port/mutate
 YAML
 kacme_start kacme-webhook "$build/bin/kacme-webhook" --kubeconfig="$KUBECONFIG" --bind-address=127.0.0.1 \
-    --secure-port="$webhook_port" --healthz-port="$webhook_healthz" \
+    --secure-port="$webhook_port" --healthz-port="$webhook_healthz" --metrics-listen-address="127.0.0.1:$webhook_metrics" \
     --dynamic-serving-ca-secret-namespace=kacme --dynamic-serving-ca-secret-name=kacme-webhook-ca \
     --dynamic-serving-dns-names=127.0.0.1,localhost --webhook-configuration-name=kacme-webhook \
     --challenge-creators="$admin_user,system:serviceaccount:kacme:kacme-controller"

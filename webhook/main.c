@@ -14,6 +14,7 @@
 
 #include "dynamic_module.h"
 #include "ops/health.h"
+#include "ops/metrics.h"
 #include "server.h"
 #include "servingcert.h"
 #include "tlsopts.h"
@@ -38,6 +39,7 @@ struct opts {
     enum log_format format;
     long max_connections, timeout_s;
     const char *tls_min_version;
+    const char *metrics_addr;
     const char *cipher_suites[MAX_LIST];
     size_t n_cipher_suites;
     char *copies[2 * MAX_LIST]; /* owned: the list flags' strings, which the lists above borrow from */
@@ -61,6 +63,7 @@ static void usage(FILE *f)
             "                                          caBundle is kept in sync with the CA\n"
             "  --challenge-creators A,group:B          who may create Challenges (default\n"
             "                                          " ADMISSION_DEFAULT_CHALLENGE_CREATOR ")\n"
+            "  --metrics-listen-address ADDR           Prometheus /metrics (default 0.0.0.0:9402; '0' disables)\n"
             "  --tls-min-version V                     VersionTLS12 (default) or VersionTLS13\n"
             "  --tls-cipher-suites A,B                 TLS 1.2 cipher suites, Go names (default: GnuTLS NORMAL)\n"
             "  --max-connections N                     connection cap (default 1000)\n"
@@ -104,6 +107,7 @@ static int parse_long(const char *s, long lo, long hi, long *out)
 enum {
     O_SECURE_PORT = 1000, O_HEALTHZ_PORT, O_BIND, O_CERT, O_KEY, O_CA_NS, O_CA_NAME, O_DNS, O_LEAF, O_WHC,
     O_CREATORS, O_KUBECONFIG, O_V, O_FORMAT, O_MAXCONN, O_TIMEOUT, O_VERSION, O_HELP, O_TLS_MIN, O_TLS_SUITES,
+    O_METRICS,
 };
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -129,6 +133,7 @@ static int parse(int argc, char **argv, struct opts *o)
         {"help", no_argument, NULL, O_HELP},
         {"tls-min-version", required_argument, NULL, O_TLS_MIN},
         {"tls-cipher-suites", required_argument, NULL, O_TLS_SUITES},
+        {"metrics-listen-address", required_argument, NULL, O_METRICS},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -178,6 +183,7 @@ static int parse(int argc, char **argv, struct opts *o)
                 goto bad;
             break;
         case O_TLS_MIN: o->tls_min_version = optarg; break;
+        case O_METRICS: o->metrics_addr = optarg; break;
         case O_TLS_SUITES:
             if (split_into(o, optarg, o->cipher_suites, &o->n_cipher_suites) < 0)
                 goto bad;
@@ -219,10 +225,13 @@ static int ready_check(void *ud, char *reason, size_t reasonlen)
 int main(int argc, char **argv)
 {
     struct opts o = {.secure_port = 10250, .healthz_port = 6080, .leaf_seconds = 168 * 3600.0,
-                     .max_connections = 1000, .timeout_s = 30};
+                     .max_connections = 1000, .timeout_s = 30, .metrics_addr = "0.0.0.0:9402"};
     int rc = 1;
     webhook_server_t *srv = NULL;
-    ops_server_t *hl = NULL;
+    ops_server_t *hl = NULL, *ms = NULL;
+    metrics_registry_t *reg = NULL;
+    webhook_metrics_t wm = {0};
+
     char err[512];
 
     if (parse(argc, argv, &o) < 0) {
@@ -316,18 +325,35 @@ int main(int argc, char **argv)
         LOG_ERROR("cannot start the health listener", "error", hl ? err : "bad --healthz-port/--bind-address");
         goto out;
     }
+    bool metrics_on = strcmp(o.metrics_addr, "0") != 0;
+    if (metrics_on) {
+        reg = metrics_registry_new();
+        if (!reg || webhook_metrics_register(reg, &wm) < 0 || metrics_register_process(reg) < 0) {
+            LOG_ERROR("cannot set up metrics", "error", "out of memory");
+            goto out;
+        }
+        ms = ops_server_new(o.metrics_addr, NULL, err, sizeof(err));
+        if (!ms || ops_server_handle(ms, "/metrics", ops_metrics_handler, reg) < 0 ||
+            ops_server_start(ms, err, sizeof(err)) < 0) {
+            LOG_ERROR("cannot serve metrics", "address", o.metrics_addr, "error", ms ? err : "bad --metrics-listen-address");
+            goto out;
+        }
+    }
     webhook_server_config_t sc = {.bind_address = o.bind_address, .port = (unsigned short)o.secure_port,
                                   .max_connections = (unsigned)o.max_connections, .timeout_s = (unsigned)o.timeout_s,
-                                  .tls_priorities = priorities, .policy = &policy};
+                                  .tls_priorities = priorities, .policy = &policy,
+                                  .metrics = metrics_on ? &wm : NULL};
     srv = webhook_server_start(&sc, err, sizeof(err));
     if (!srv) {
         LOG_ERROR("cannot start the HTTPS listener", "error", err);
         goto out;
     }
-    char ports[32], hports[32];
+    char ports[32], hports[32], mports[32] = "0";
     snprintf(ports, sizeof(ports), "%u", (unsigned)webhook_server_port(srv));
     snprintf(hports, sizeof(hports), "%d", ops_server_port(hl));
-    LOG_INFO("serving", "securePort", ports, "healthzPort", hports);
+    if (ms)
+        snprintf(mports, sizeof(mports), "%d", ops_server_port(ms));
+    LOG_INFO("serving", "securePort", ports, "healthzPort", hports, "metricsPort", mports);
     /* Wait for SIGTERM/SIGINT; every 5 s hand memory freed after bursts of connections back to the
      * kernel (TLS sessions are freed in bulk when clients go away). */
     int sig;
@@ -344,6 +370,8 @@ int main(int argc, char **argv)
 out:
     webhook_server_stop(srv, 5000);
     ops_server_free(hl);
+    ops_server_free(ms);
+    metrics_registry_free(reg);
     if (dyn.stop)
         dyn.stop();
     servingcert_shutdown();

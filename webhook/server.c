@@ -21,7 +21,53 @@ struct webhook_server {
     struct MHD_Daemon *d;
     unsigned short port;
     const admission_policy_t *policy;
+    const webhook_metrics_t *metrics; /* NULL: none */
 };
+
+int webhook_metrics_register(metrics_registry_t *r, webhook_metrics_t *m)
+{
+    static const char *const req_labels[] = {"endpoint", "kind", "operation", "allowed", NULL};
+    static const char *const code_labels[] = {"code", NULL};
+    static const char *const ep_labels[] = {"endpoint", NULL};
+    /* sub-millisecond is the normal case (bench/webhook): finer buckets than the Go client's defaults */
+    static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1};
+    m->requests = metrics_new_counter(r, "kacme_webhook_admission_requests_total",
+                                      "AdmissionReviews answered, by endpoint, kind, operation and verdict.",
+                                      req_labels);
+    m->rejected = metrics_new_counter(r, "kacme_webhook_bad_requests_total",
+                                      "Requests answered without an AdmissionReview (not JSON, wrong path or "
+                                      "method, too large, internal error), by HTTP status.",
+                                      code_labels);
+    m->duration = metrics_new_histogram(r, "kacme_webhook_admission_duration_seconds",
+                                        "Time from the last body byte to the queued answer.", ep_labels, buckets,
+                                        sizeof(buckets) / sizeof(buckets[0]));
+    return m->requests && m->rejected && m->duration ? 0 : -1;
+}
+
+/* A label value from a fixed set, so that clients cannot grow the registry. */
+static const char *bounded(const char *v, const char *const *allowed)
+{
+    for (; *allowed; allowed++)
+        if (strcmp(v, *allowed) == 0)
+            return *allowed;
+    return "other";
+}
+
+static void count_rejected(const webhook_server_t *s, unsigned code)
+{
+    if (!s->metrics)
+        return;
+    char c[8];
+    snprintf(c, sizeof(c), "%u", code);
+    metrics_counter_inc(metrics_with(s->metrics->rejected, c, (char *)NULL));
+}
+
+static double mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 struct req {
     char *buf;
@@ -57,16 +103,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)version;
     if (!rq) {
         bool mutate = strcmp(url, "/mutate") == 0;
-        if (!mutate && strcmp(url, "/validate") != 0)
+        if (!mutate && strcmp(url, "/validate") != 0) {
+            count_rejected(s, MHD_HTTP_NOT_FOUND);
             return TEXT(c, MHD_HTTP_NOT_FOUND, "not found: only /validate and /mutate are served\n");
-        if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+        }
+        if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
+            count_rejected(s, MHD_HTTP_METHOD_NOT_ALLOWED);
             return TEXT(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: use POST\n");
+        }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
             char *end = NULL;
             unsigned long long v = strtoull(cl, &end, 10);
-            if (end == cl || v > ADMISSION_MAX_BODY)
+            if (end == cl || v > ADMISSION_MAX_BODY) {
+                count_rejected(s, MHD_HTTP_CONTENT_TOO_LARGE);
                 return TEXT(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than 3 MiB\n");
+            }
         }
         rq = calloc(1, sizeof(*rq));
         if (!rq)
@@ -82,8 +134,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
-        if (rq->len + n > ADMISSION_MAX_BODY)
+        if (rq->len + n > ADMISSION_MAX_BODY) {
+            count_rejected(s, MHD_HTTP_CONTENT_TOO_LARGE);
             return MHD_NO; /* streamed body over the cap: drop the connection, read no further */
+        }
         if (rq->len + n > rq->cap) {
             size_t nc = rq->cap ? rq->cap : 16384;
             while (nc < rq->len + n)
@@ -104,10 +158,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     char *out = NULL;
     size_t outlen = 0;
     admission_summary_t sum;
+    double t0 = s->metrics ? mono_seconds() : 0;
     int code = rq->mutate ? admission_mutate(rq->buf ? rq->buf : "", rq->len, &out, &outlen, &sum)
                           : admission_handle(rq->buf ? rq->buf : "", rq->len, s->policy, &out, &outlen, &sum);
-    if (!out)
+    if (!out) {
+        count_rejected(s, MHD_HTTP_INTERNAL_SERVER_ERROR);
         return TEXT(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
+    }
+    if (code == 200 && s->metrics) {
+        static const char *const kinds[] = {"Order", "Challenge", "CertificateRequest", "Issuer", "ClusterIssuer",
+                                            NULL};
+        static const char *const ops[] = {"CREATE", "UPDATE", "DELETE", "CONNECT", NULL};
+        const char *ep = rq->mutate ? "mutate" : "validate";
+        metrics_counter_inc(metrics_with(s->metrics->requests, ep, bounded(sum.kind, kinds),
+                                         bounded(sum.operation, ops), sum.allowed ? "true" : "false", (char *)NULL));
+        metrics_observe(metrics_with(s->metrics->duration, ep, (char *)NULL), mono_seconds() - t0);
+    } else if (code != 200) {
+        count_rejected(s, (unsigned)code);
+    }
     if (code == 200) {
         if (!sum.allowed || log_enabled(2)) { /* the common allowed case at --v < 2 formats nothing */
             char obj[330];
@@ -181,6 +249,7 @@ webhook_server_t *webhook_server_start(const webhook_server_config_t *cfg, char 
         return NULL;
     }
     s->policy = cfg->policy;
+    s->metrics = cfg->metrics;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS;
     if (sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;

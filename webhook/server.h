@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ops/metrics.h"
 #include "validate.h"
 
 /*
@@ -20,6 +21,18 @@
 
 typedef struct webhook_server webhook_server_t;
 
+/* The Prometheus families the server updates per request (registered by webhook_metrics_register, owned
+ * by the registry). Label values are bounded: kind is one of the five routed kinds or "other", operation
+ * one of the four admission operations or "other", whatever a client sends. */
+typedef struct webhook_metrics {
+    metrics_family_t *requests; /* kacme_webhook_admission_requests_total{endpoint,kind,operation,allowed} */
+    metrics_family_t *rejected; /* kacme_webhook_bad_requests_total{code}: 400/404/405/413/500 replies */
+    metrics_family_t *duration; /* kacme_webhook_admission_duration_seconds{endpoint}: body read -> reply */
+} webhook_metrics_t;
+
+/* Registers the families in r and fills m. 0, or -1 (bad registry, duplicate, out of memory). */
+int webhook_metrics_register(metrics_registry_t *r, webhook_metrics_t *m);
+
 typedef struct webhook_server_config {
     const char *bind_address;          /* IPv4/IPv6 literal, NULL or "" = all IPv4 addresses */
     unsigned short port;               /* 0 = ephemeral (read it back with webhook_server_port) */
@@ -28,6 +41,7 @@ typedef struct webhook_server_config {
     unsigned threads;                  /* polling threads (0 = 2) */
     const char *tls_priorities;        /* GnuTLS priority string (tlsopts.h); NULL = TLS 1.2+ NORMAL */
     const admission_policy_t *policy;  /* borrowed; must outlive the server */
+    const webhook_metrics_t *metrics;  /* borrowed, or NULL for none; must outlive the server */
 } webhook_server_config_t;
 
 /* Starts the HTTPS listener. NULL with err filled on failure. */

@@ -40,7 +40,8 @@ PY
 export KACME_BENCH_BODY=$tmp/body.json
 
 "$build/bin/kacme-webhook" --tls-cert-file "$tmp/tls.crt" --tls-private-key-file "$tmp/tls.key" \
-    --bind-address 127.0.0.1 --secure-port 0 --healthz-port 0 >"$tmp/webhook.log" 2>&1 &
+    --bind-address 127.0.0.1 --secure-port 0 --healthz-port 0 --metrics-listen-address 127.0.0.1:0 \
+    >"$tmp/webhook.log" 2>&1 &
 wh=$!
 for _ in $(seq 100); do grep -q '"serving"' "$tmp/webhook.log" && break; sleep 0.1; done
 port=$(sed -n 's/.*"serving" securePort="\([0-9]*\)".*/\1/p' "$tmp/webhook.log")

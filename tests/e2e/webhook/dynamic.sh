@@ -77,7 +77,8 @@ YAML
 start() { # start LOGNAME SECURE_PORT
     "$bin" --kubeconfig "$KUBECONFIG" --dynamic-serving-ca-secret-namespace "$ns" \
         --dynamic-serving-ca-secret-name kacme-webhook-ca --dynamic-serving-dns-names 127.0.0.1,kacme-webhook.kacme.svc \
-        --webhook-configuration-name "$vwc" --bind-address 127.0.0.1 --secure-port "$2" --healthz-port 0 --v 1 \
+        --webhook-configuration-name "$vwc" --bind-address 127.0.0.1 --secure-port "$2" --healthz-port 0 \
+        --metrics-listen-address 0 --v 1 \
         >"$tmp/$1.log" 2>&1 &
     pids+=($!)
 }

@@ -83,7 +83,7 @@ step "start kacme-webhook (static TLS for 127.0.0.1, ephemeral ports)"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/tls.key" -out "$tmp/tls.crt" \
     -days 1 -subj /CN=kacme-e2e-webhook -addext subjectAltName=IP:127.0.0.1 2>/dev/null
 "$bin" --tls-cert-file "$tmp/tls.crt" --tls-private-key-file "$tmp/tls.key" --bind-address 127.0.0.1 \
-    --secure-port 0 --healthz-port 0 --v 2 >"$tmp/webhook.log" 2>&1 &
+    --secure-port 0 --healthz-port 0 --metrics-listen-address 0 --v 2 >"$tmp/webhook.log" 2>&1 &
 wh_pid=$!
 retry 20 "webhook serving" grep -q '"serving"' "$tmp/webhook.log"
 port=$(sed -n 's/.*"serving" securePort="\([0-9]*\)".*/\1/p' "$tmp/webhook.log")

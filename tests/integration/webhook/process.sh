@@ -4,7 +4,7 @@
 #  - bad flags exit 2, an unreadable certificate exits 1;
 #  - static mode never maps libcurl/libyaml (dynamic mode's module is loaded only on demand); dynamic mode
 #    without its module (kacme-webhook-dynamic.so) exits 1 naming it;
-#  - serves /validate on an ephemeral port; /livez and /readyz 200;
+#  - serves /validate on an ephemeral port; /livez and /readyz 200; /metrics counts what it answered;
 #  - replacing the certificate files switches the served certificate without a restart;
 #  - SIGTERM while a request is in flight: the request completes, the process exits 0;
 #  - logs name objects but never contain CSRs or keys;
@@ -58,7 +58,7 @@ mkdir "$tmp/certs"
 mkcert "$tmp/certs" first
 cp "$tmp/certs/tls.crt" "$tmp/first.crt"
 "$bin" --tls-cert-file "$tmp/certs/tls.crt" --tls-private-key-file "$tmp/certs/tls.key" --bind-address 127.0.0.1 \
-    --secure-port 0 --healthz-port 0 --v 2 >"$tmp/log" 2>&1 &
+    --secure-port 0 --healthz-port 0 --metrics-listen-address 127.0.0.1:0 --v 2 >"$tmp/log" 2>&1 &
 pid=$!
 retry 10 "serving" grep -q '"serving"' "$tmp/log"
 port=$(sed -n 's/.*"serving" securePort="\([0-9]*\)".*/\1/p' "$tmp/log")
@@ -75,7 +75,15 @@ PY
 out=$(curl -sf --cacert "$tmp/first.crt" --data-binary @"$tmp/order.json" "https://127.0.0.1:$port/validate") ||
     fail "POST /validate"
 grep -q '"allowed":true' <<<"$out" || fail "order_create_ok not allowed: $out"
-echo "ok: serving"
+curl -s --cacert "$tmp/first.crt" -o /dev/null "https://127.0.0.1:$port/nope" || true
+mport=$(sed -n 's/.*metricsPort="\([0-9]*\)".*/\1/p' "$tmp/log")
+metrics=$(curl -sf "http://127.0.0.1:$mport/metrics") || fail "GET /metrics"
+grep -q '^kacme_webhook_admission_requests_total{endpoint="validate",kind="Order",operation="CREATE",allowed="true"} 1$' \
+    <<<"$metrics" || fail "the allowed Order CREATE is not counted: $(grep kacme_webhook <<<"$metrics")"
+grep -q '^kacme_webhook_bad_requests_total{code="404"} 1$' <<<"$metrics" || fail "the 404 is not counted"
+grep -q '^kacme_webhook_admission_duration_seconds_count{endpoint="validate"} 1$' <<<"$metrics" ||
+    fail "no duration observed"
+echo "ok: serving, /metrics counts requests"
 
 mkcert "$tmp/certs" second
 cp "$tmp/certs/tls.crt" "$tmp/second.crt"
@@ -121,7 +129,7 @@ rc=0; "$bin" --tls-cipher-suites TLS_RSA_WITH_RC4_128_SHA --tls-cert-file "$tmp/
 tls_probe() { openssl s_client -connect "127.0.0.1:$port" -CAfile "$tmp/second.crt" "$@" </dev/null >/dev/null 2>&1; }
 start_tls() {
     "$bin" --tls-cert-file "$tmp/certs/tls.crt" --tls-private-key-file "$tmp/certs/tls.key" --bind-address 127.0.0.1 \
-        --secure-port 0 --healthz-port 0 "$@" >"$tmp/log" 2>&1 &
+        --secure-port 0 --healthz-port 0 --metrics-listen-address 0 "$@" >"$tmp/log" 2>&1 &
     pid=$!
     retry 10 "serving" grep -q '"serving"' "$tmp/log"
     port=$(sed -n 's/.*"serving" securePort="\([0-9]*\)".*/\1/p' "$tmp/log")
