@@ -184,10 +184,10 @@ check "webhook: dynamic serving for the Service names, its VWC, the controller S
     '[.[] | select(.kind=="Deployment" and .metadata.name=="kacme-webhook")][0].spec.template.spec.containers[0] |
       .image == "ghcr.io/kacme/webhook:0.1.0" and
       .livenessProbe.httpGet.path == "/livez" and .readinessProbe.httpGet.path == "/readyz" and
+      (.ports | map(.name) == ["https","healthcheck","http-metrics"]) and
       (.args | index("--secure-port=10250") and index("--dynamic-serving-ca-secret-name=kacme-webhook-ca") and
         index("--dynamic-serving-dns-names=kacme-webhook,kacme-webhook.$(POD_NAMESPACE),kacme-webhook.$(POD_NAMESPACE).svc") and
         index("--webhook-configuration-name=kacme-webhook") and index("--metrics-listen-address=0.0.0.0:9402") and
-        (.ports | map(.name) == ["https","healthcheck","http-metrics"]) and
         index("--challenge-creators=system:serviceaccount:'"$ns"':kacme-controller"))' "$d"
 check "non-default values reach the controller (digest, args, probes, ports, SA)" \
     '[.[] | select(.kind=="Deployment" and .metadata.name=="kacme-alt-controller")][0].spec |
