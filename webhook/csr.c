@@ -100,33 +100,46 @@ static size_t utf8_put(unsigned long cp, unsigned char *o)
     return 4;
 }
 
+/* Reads one DER TLV at p (len bytes available) with libtasn1's decoders: its class (structured bit
+ * included), tag, content and total size. 0, or -1 when malformed or longer than len. */
+static int tlv(const unsigned char *p, size_t len, unsigned char *cls, unsigned long *tag,
+               const unsigned char **content, size_t *clen, size_t *total)
+{
+    int taglen = 0, lenlen = 0;
+    if (len == 0 || len > INT32_MAX || asn1_get_tag_der(p, (int)len, cls, &taglen, tag) != ASN1_SUCCESS)
+        return -1;
+    long l = asn1_get_length_der(p + taglen, (int)len - taglen, &lenlen);
+    if (l < 0 || (size_t)taglen + (size_t)lenlen + (size_t)l > len)
+        return -1;
+    *content = p + taglen + lenlen;
+    *clen = (size_t)l;
+    *total = (size_t)taglen + (size_t)lenlen + (size_t)l;
+    return 0;
+}
+
 /* The text of one X.520 DirectoryString (or IA5String) value as UTF-8, the way OpenSSL converts it: UTF8String
  * as is (checked), PrintableString, IA5String and TeletexString byte by byte as Latin-1, BMPString as UCS-2,
- * UniversalString as UCS-4. tlv is the DER of the value (libtasn1 reads its header). Owned string (its
+ * UniversalString as UCS-4. der is the DER of the value (libtasn1 reads its header). Owned string (its
  * length in *outlen; it may hold NUL bytes), or NULL when the type is another one or the content is
  * malformed. */
-static char *directory_string(const unsigned char *tlv, size_t len, size_t *outlen)
+static char *directory_string(const unsigned char *der, size_t len, size_t *outlen)
 {
     unsigned char cls = 0;
     unsigned long tag = 0;
-    int taglen = 0, lenlen = 0;
-    if (len > INT32_MAX || asn1_get_tag_der(tlv, (int)len, &cls, &taglen, &tag) != ASN1_SUCCESS ||
-        cls != ASN1_CLASS_UNIVERSAL)
+    const unsigned char *c = NULL;
+    size_t clen = 0, total = 0;
+    if (tlv(der, len, &cls, &tag, &c, &clen, &total) < 0 || total != len || cls != ASN1_CLASS_UNIVERSAL)
         return NULL;
-    long clen = asn1_get_length_der(tlv + taglen, (int)len - taglen, &lenlen);
-    if (clen < 0 || (size_t)taglen + (size_t)lenlen + (size_t)clen != len)
-        return NULL;
-    const unsigned char *c = tlv + taglen + lenlen;
     size_t unit = tag == ASN1_TAG_BMP_STRING ? 2 : tag == ASN1_TAG_UNIVERSAL_STRING ? 4 : 1;
     if (unit == 1 && tag != ASN1_TAG_UTF8_STRING && tag != ASN1_TAG_PRINTABLE_STRING &&
         tag != ASN1_TAG_IA5_STRING && tag != ASN1_TAG_TELETEX_STRING)
         return NULL;
-    if ((size_t)clen % unit != 0)
+    if (clen % unit != 0)
         return NULL;
-    unsigned char *out = malloc((size_t)clen / unit * 4 + 1), *o = out;
+    unsigned char *out = malloc(clen / unit * 4 + 1), *o = out;
     if (!out)
         return NULL;
-    for (size_t i = 0; i < (size_t)clen; i += unit) {
+    for (size_t i = 0; i < clen; i += unit) {
         unsigned long cp = 0;
         for (size_t k = 0; k < unit; k++)
             cp = cp << 8 | c[i + k];
@@ -169,23 +182,6 @@ static int common_name(gnutls_x509_crq_t crq, wcsr_t *csr, char *err, size_t err
         return -1;
     }
     csr->common_name = cn;
-    return 0;
-}
-
-/* Reads one DER TLV at p (len bytes available) with libtasn1's decoders: its class (structured bit
- * included), tag, content and total size. 0, or -1 when malformed or longer than len. */
-static int tlv(const unsigned char *p, size_t len, unsigned char *cls, unsigned long *tag,
-               const unsigned char **content, size_t *clen, size_t *total)
-{
-    int taglen = 0, lenlen = 0;
-    if (len == 0 || len > INT32_MAX || asn1_get_tag_der(p, (int)len, cls, &taglen, tag) != ASN1_SUCCESS)
-        return -1;
-    long l = asn1_get_length_der(p + taglen, (int)len - taglen, &lenlen);
-    if (l < 0 || (size_t)taglen + (size_t)lenlen + (size_t)l > len)
-        return -1;
-    *content = p + taglen + lenlen;
-    *clen = (size_t)l;
-    *total = (size_t)taglen + (size_t)lenlen + (size_t)l;
     return 0;
 }
 
