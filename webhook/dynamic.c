@@ -289,13 +289,10 @@ static struct {
     atomic_bool enabled, published;
 } dyn = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
+/* Standard base64 of a PEM text, as Secret data and caBundle fields hold it. Owned, NULL when out of memory. */
 static char *b64(const char *s)
 {
-    size_t n = strlen(s);
-    char *o = malloc(4 * ((n + 2) / 3) + 1);
-    if (o)
-        EVP_EncodeBlock((unsigned char *)o, (const unsigned char *)s, (int)n);
-    return o;
+    return util_base64_encode((const unsigned char *)s, strlen(s));
 }
 
 /* Decoded data[key] of a Secret (owned, NUL-terminated) or NULL. */
