@@ -325,8 +325,7 @@ int main(int argc, char **argv)
         LOG_ERROR("cannot start the health listener", "error", hl ? err : "bad --healthz-port/--bind-address");
         goto out;
     }
-    bool metrics_on = strcmp(o.metrics_addr, "0") != 0;
-    if (metrics_on) {
+    if (strcmp(o.metrics_addr, "0") != 0) {
         reg = metrics_registry_new();
         if (!reg || webhook_metrics_register(reg, &wm) < 0 || metrics_register_process(reg) < 0) {
             LOG_ERROR("cannot set up metrics", "error", "out of memory");
@@ -342,7 +341,7 @@ int main(int argc, char **argv)
     webhook_server_config_t sc = {.bind_address = o.bind_address, .port = (unsigned short)o.secure_port,
                                   .max_connections = (unsigned)o.max_connections, .timeout_s = (unsigned)o.timeout_s,
                                   .tls_priorities = priorities, .policy = &policy,
-                                  .metrics = metrics_on ? &wm : NULL};
+                                  .metrics = ms ? &wm : NULL};
     srv = webhook_server_start(&sc, err, sizeof(err));
     if (!srv) {
         LOG_ERROR("cannot start the HTTPS listener", "error", err);
