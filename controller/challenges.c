@@ -285,24 +285,14 @@ typedef struct run {
     kube_reconcile_result_t res;
 } run_t;
 
-static json_object *status_of(json_object *obj)
-{
-    json_object *st = NULL;
-    if (!json_object_object_get_ex(obj, "status", &st) || !json_object_is_type(st, json_type_object)) {
-        st = json_object_new_object();
-        json_object_object_add(obj, "status", st);
-    }
-    return st;
-}
-
 static void set_str(run_t *r, const char *k, const char *v)
 {
-    json_object_object_add(status_of(r->obj), k, json_object_new_string(v ? v : ""));
+    json_object_object_add(ctrl_status(r->obj), k, json_object_new_string(v ? v : ""));
 }
 
 static void set_bool(run_t *r, const char *k, bool v)
 {
-    json_object_object_add(status_of(r->obj), k, json_object_new_boolean(v));
+    json_object_object_add(ctrl_status(r->obj), k, json_object_new_boolean(v));
 }
 
 static void set_state(run_t *r, const char *state, const char *reason)
@@ -941,11 +931,7 @@ static size_t sched_tick(ctrl_ctx_t *ctx, size_t budget)
     for (size_t k = 0; k < picked; k++) {
         json_object *orig = objs[idx[k]], *obj = NULL;
         json_object_deep_copy(orig, &obj, NULL);
-        json_object *st = NULL;
-        if (!json_object_object_get_ex(obj, "status", &st) || !json_object_is_type(st, json_type_object)) {
-            st = json_object_new_object();
-            json_object_object_add(obj, "status", st);
-        }
+        json_object *st = ctrl_status(obj);
         json_object_object_add(st, "processing", json_object_new_boolean(true));
         if (!json_object_object_get_ex(st, "presented", NULL))
             json_object_object_add(st, "presented", json_object_new_boolean(false));

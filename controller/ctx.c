@@ -149,14 +149,20 @@ static bool str_eq(const char *a, const char *b)
     return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-bool ctrl_set_condition(json_object *obj, const char *type, const char *status, const char *reason,
-                        const char *message)
+json_object *ctrl_status(json_object *obj)
 {
-    json_object *st = NULL, *conds = NULL;
+    json_object *st = NULL;
     if (!json_object_object_get_ex(obj, "status", &st) || !json_object_is_type(st, json_type_object)) {
         st = json_object_new_object();
         json_object_object_add(obj, "status", st);
     }
+    return st;
+}
+
+bool ctrl_set_condition(json_object *obj, const char *type, const char *status, const char *reason,
+                        const char *message)
+{
+    json_object *st = ctrl_status(obj), *conds = NULL;
     if (!json_object_object_get_ex(st, "conditions", &conds) || !json_object_is_type(conds, json_type_array)) {
         conds = json_object_new_array();
         json_object_object_add(st, "conditions", conds);

@@ -156,6 +156,9 @@ json_object *ctrl_issuer_get(ctrl_ctx_t *ctx, const char *ns, json_object *issue
 /* The namespace where an issuer's Secrets live: the Issuer's own, or --cluster-resource-namespace. */
 const char *ctrl_issuer_resource_namespace(ctrl_ctx_t *ctx, json_object *issuer, bool cluster);
 
+/* obj's status object (borrowed), created empty (and any non-object value replaced) when missing. */
+json_object *ctrl_status(json_object *obj);
+
 /* Sets (or replaces) the condition of `type` in obj's status.conditions (obj is modified): status
  * "True"/"False"/"Unknown", reason, message, lastTransitionTime changed only when status flips,
  * observedGeneration from metadata.generation. Returns true when anything changed. */

@@ -621,16 +621,6 @@ typedef struct run {
     kube_reconcile_result_t res;
 } run_t;
 
-static json_object *status_of(json_object *obj)
-{
-    json_object *st = NULL;
-    if (!json_object_object_get_ex(obj, "status", &st) || !json_object_is_type(st, json_type_object)) {
-        st = json_object_new_object();
-        json_object_object_add(obj, "status", st);
-    }
-    return st;
-}
-
 static void set_string(json_object *o, const char *k, const char *v)
 {
     json_object_object_add(o, k, json_object_new_string(v ? v : ""));
@@ -643,7 +633,7 @@ static void set_state(run_t *r, const char *state, const char *reason)
         return; /* "" is not in the CRD's enum: leave the state as it is */
     const char *prev = ctrl_str(r->obj, "status.state");
     bool was_failure = orders_state_is_failure(prev);
-    json_object *st = status_of(r->obj);
+    json_object *st = ctrl_status(r->obj);
     set_string(st, "state", state);
     if (reason)
         set_string(st, "reason", reason);
@@ -856,7 +846,7 @@ static step_t step_create_order(run_t *r)
         return STEP_AGAIN;
     }
     LOG_V(2, "ACME order created", "order", r->key, "url", o->url, "status", acme_status_name(o->status));
-    json_object *st = status_of(r->obj);
+    json_object *st = ctrl_status(r->obj);
     set_string(st, "url", o->url);
     set_string(st, "finalizeURL", o->finalize);
     json_object *auths = json_object_new_array();
@@ -877,7 +867,7 @@ static step_t step_get_order(run_t *r)
     acme_error_t e;
     if (ops->order_get(r->client, ctrl_str(r->obj, "status.url"), &o, &e) != 0)
         return acme_failed(r, &e, "Failed to retrieve Order resource");
-    json_object *st = status_of(r->obj);
+    json_object *st = ctrl_status(r->obj);
     if (!empty(o->finalize))
         set_string(st, "finalizeURL", o->finalize);
     json_object *auths = ctrl_get(st, "authorizations");
@@ -984,7 +974,7 @@ static step_t step_fetch_cert(run_t *r)
         r->res = kube_reconcile_error();
         return STEP_DONE;
     }
-    json_object *st = status_of(r->obj);
+    json_object *st = ctrl_status(r->obj);
     set_string(st, "certificate", b64);
     free(b64);
     set_state(r, "valid", NULL);
