@@ -10,6 +10,7 @@
 
 #include "http01/resources.h"
 #include "http01/selfcheck.h"
+#include "kube/object.h"
 #include "util/log.h"
 
 #define EXTRA_LABELS_MAX 4096 /* --acme-http01-solver-extra-labels length cap */
@@ -86,14 +87,6 @@ fail:
 
 /* ---- the Challenge ---- */
 
-static const char *jstr(json_object *o, const char *k)
-{
-    json_object *v = NULL;
-    return o && json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
-               ? json_object_get_string(v)
-               : NULL;
-}
-
 static json_object *jobj(json_object *o, const char *k)
 {
     json_object *v = NULL;
@@ -103,12 +96,12 @@ static json_object *jobj(json_object *o, const char *k)
 static int challenge_of(json_object *ch, http01_challenge_t *out, char *err, size_t errlen)
 {
     json_object *meta = jobj(ch, "metadata"), *spec = jobj(ch, "spec");
-    out->ns = jstr(meta, "namespace");
-    out->name = jstr(meta, "name");
-    out->uid = jstr(meta, "uid");
-    out->dns_name = jstr(spec, "dnsName");
-    out->token = jstr(spec, "token");
-    out->key = jstr(spec, "key");
+    out->ns = kube_obj_str(meta, "namespace");
+    out->name = kube_obj_str(meta, "name");
+    out->uid = kube_obj_str(meta, "uid");
+    out->dns_name = kube_obj_str(spec, "dnsName");
+    out->token = kube_obj_str(spec, "token");
+    out->key = kube_obj_str(spec, "key");
     if (!out->ns || !*out->ns || !out->name || !out->uid || !*out->uid || !out->dns_name || !*out->dns_name ||
         !out->token || !*out->token) {
         util_seterr(err, errlen, "challenge lacks namespace, name, uid, spec.dnsName or spec.token");
@@ -140,7 +133,7 @@ static json_object *ingress_config(json_object *ch, char *err, size_t errlen)
 
 static const char *edit_in_place_name(json_object *ing)
 {
-    const char *n = jstr(ing, "name");
+    const char *n = kube_obj_str(ing, "name");
     return n && *n ? n : NULL;
 }
 
@@ -188,7 +181,7 @@ static void owned_add(owned_t *o, json_object *obj)
 
 static bool label_is(json_object *obj, const char *key, const char *want)
 {
-    const char *v = jstr(jobj(jobj(obj, "metadata"), "labels"), key);
+    const char *v = kube_obj_str(jobj(jobj(obj, "metadata"), "labels"), key);
     return v && want && strcmp(v, want) == 0;
 }
 
@@ -221,9 +214,9 @@ static int find_owned(ctrl_ctx_t *ctx, const kube_resource_t *r, kube_store_t *s
         size_t n = 0;
         if (kube_store_by_index(store, KUBE_INDEX_CONTROLLER, ch->uid, &objs, &n) == 0) {
             for (size_t i = 0; i < n; i++) {
-                const char *ns = jstr(jobj(objs[i], "metadata"), "namespace");
+                const char *ns = kube_obj_str(jobj(objs[i], "metadata"), "namespace");
                 if (ns && strcmp(ns, ch->ns) == 0 && has_identity(objs[i], identity) &&
-                    !jstr(jobj(objs[i], "metadata"), "deletionTimestamp"))
+                    !kube_obj_str(jobj(objs[i], "metadata"), "deletionTimestamp"))
                     owned_add(out, objs[i]);
             }
             kube_store_list_free(objs, n);
@@ -253,7 +246,7 @@ static int find_owned(ctrl_ctx_t *ctx, const kube_resource_t *r, kube_store_t *s
         for (size_t i = 0; i < json_object_array_length(items); i++) {
             json_object *it = json_object_array_get_idx(items, i);
             if (http01_owned_by(it, ch->uid) && has_identity(it, identity) &&
-                !jstr(jobj(it, "metadata"), "deletionTimestamp"))
+                !kube_obj_str(jobj(it, "metadata"), "deletionTimestamp"))
                 owned_add(out, it);
         }
     }
@@ -266,8 +259,8 @@ static int find_owned(ctrl_ctx_t *ctx, const kube_resource_t *r, kube_store_t *s
 static int delete_one(ctrl_ctx_t *ctx, const kube_resource_t *r, json_object *obj, char *err, size_t errlen)
 {
     json_object *meta = jobj(obj, "metadata");
-    const char *ns = jstr(meta, "namespace"), *name = jstr(meta, "name");
-    kube_delete_opts_t o = {.precondition_uid = jstr(meta, "uid"), .propagation_policy = "Background"};
+    const char *ns = kube_obj_str(meta, "namespace"), *name = kube_obj_str(meta, "name");
+    kube_delete_opts_t o = {.precondition_uid = kube_obj_str(meta, "uid"), .propagation_policy = "Background"};
     kube_error_t ke;
     if (!name || kube_delete(ctx->kube, r, ns, name, &o, NULL, &ke) == 0 || ke.type == KUBE_ERR_NOT_FOUND)
         return 0;
@@ -298,7 +291,7 @@ static int create_one(ctrl_ctx_t *ctx, const kube_resource_t *r, const char *ns,
         util_seterr(err, errlen, "cannot create the solver %s: %s", r->resource, kube_error_str(&ke, buf, sizeof(buf)));
         return -1;
     }
-    const char *name = jstr(jobj(out, "metadata"), "name");
+    const char *name = kube_obj_str(jobj(out, "metadata"), "name");
     if (name_out)
         snprintf(name_out, name_len, "%s", name ? name : "");
     LOG_V(2, "created HTTP-01 solver object", "resource", r->resource, "namespace", ns, "name", name ? name : "");
@@ -329,7 +322,7 @@ static int ensure_one(ctrl_ctx_t *ctx, const kube_resource_t *r, kube_store_t *s
         goto out;
     }
     if (o.n == 1) {
-        const char *name = jstr(jobj(o.items[0], "metadata"), "name");
+        const char *name = kube_obj_str(jobj(o.items[0], "metadata"), "name");
         snprintf(name_out, name_len, "%s", name ? name : "");
         rc = 0;
         goto out;

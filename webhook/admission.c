@@ -38,100 +38,102 @@ static const struct route routes[] = {
     {"cert-manager.io", "ClusterIssuer", validate_issuer},
 };
 
+static bool gen_str(yajl_gen g, const char *s)
+{
+    return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) == yajl_gen_status_ok;
+}
+
+static bool gen_kv(yajl_gen g, const char *k, const char *v)
+{
+    return gen_str(g, k) && gen_str(g, v);
+}
+
+/* Copies the generator's text into an owned NUL-terminated string. Returns NULL when out of memory. */
+static char *gen_take(yajl_gen g, size_t *outlen)
+{
+    const unsigned char *buf;
+    size_t n;
+    char *out = NULL;
+    if (yajl_gen_get_buf(g, &buf, &n) == yajl_gen_status_ok && (out = malloc(n + 1))) {
+        memcpy(out, buf, n);
+        out[n] = '\0';
+        *outlen = n;
+    }
+    return out;
+}
+
 /* Builds the response review. status_code 0 means allowed. Returns owned JSON text or NULL. */
 static char *encode(const char *api_version, const char *uid, int status_code, const char *reason,
                     const char *message, const admission_result_t *r, const char *patch_b64, size_t *outlen)
 {
-    json_object *review = json_object_new_object(); /* owned; everything below is attached to it */
-    json_object *resp = json_object_new_object();
-    if (!review || !resp) {
-        json_object_put(review);
-        json_object_put(resp);
+    char *out = NULL;
+    yajl_gen g = yajl_gen_alloc(NULL); /* owned */
+    if (!g)
         return NULL;
+    bool ok = yajl_gen_map_open(g) == yajl_gen_status_ok && gen_kv(g, "apiVersion", api_version) &&
+              gen_kv(g, "kind", "AdmissionReview") && gen_str(g, "response") &&
+              yajl_gen_map_open(g) == yajl_gen_status_ok && gen_kv(g, "uid", uid) && gen_str(g, "allowed") &&
+              yajl_gen_bool(g, status_code == 0) == yajl_gen_status_ok;
+    if (ok && status_code)
+        ok = gen_str(g, "status") && yajl_gen_map_open(g) == yajl_gen_status_ok && gen_str(g, "metadata") &&
+             yajl_gen_map_open(g) == yajl_gen_status_ok && yajl_gen_map_close(g) == yajl_gen_status_ok &&
+             gen_kv(g, "status", "Failure") && gen_kv(g, "message", message ? message : "") &&
+             gen_kv(g, "reason", reason) && gen_str(g, "code") &&
+             yajl_gen_integer(g, status_code) == yajl_gen_status_ok && yajl_gen_map_close(g) == yajl_gen_status_ok;
+    if (ok && patch_b64)
+        ok = gen_kv(g, "patchType", "JSONPatch") && gen_kv(g, "patch", patch_b64);
+    if (ok && r && r->n_warnings) {
+        ok = gen_str(g, "warnings") && yajl_gen_array_open(g) == yajl_gen_status_ok;
+        for (size_t i = 0; ok && i < r->n_warnings; i++)
+            ok = gen_str(g, r->warnings[i]);
+        ok = ok && yajl_gen_array_close(g) == yajl_gen_status_ok;
     }
-    json_object_object_add(review, "apiVersion", json_object_new_string(api_version));
-    json_object_object_add(review, "kind", json_object_new_string("AdmissionReview"));
-    json_object_object_add(review, "response", resp);
-    json_object_object_add(resp, "uid", json_object_new_string(uid));
-    json_object_object_add(resp, "allowed", json_object_new_boolean(status_code == 0));
-    if (status_code) {
-        json_object *st = json_object_new_object();
-        json_object_object_add(st, "metadata", json_object_new_object());
-        json_object_object_add(st, "status", json_object_new_string("Failure"));
-        json_object_object_add(st, "message", json_object_new_string(message ? message : ""));
-        json_object_object_add(st, "reason", json_object_new_string(reason));
-        json_object_object_add(st, "code", json_object_new_int(status_code));
-        json_object_object_add(resp, "status", st);
-    }
-    if (patch_b64) {
-        json_object_object_add(resp, "patchType", json_object_new_string("JSONPatch"));
-        json_object_object_add(resp, "patch", json_object_new_string(patch_b64));
-    }
-    if (r && r->n_warnings) {
-        json_object *w = json_object_new_array();
-        for (size_t i = 0; i < r->n_warnings; i++)
-            json_object_array_add(w, json_object_new_string(r->warnings[i]));
-        json_object_object_add(resp, "warnings", w);
-    }
-    size_t l = 0;
-    const char *s = json_object_to_json_string_length(review, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-                                                      &l);
-    char *out = s ? malloc(l + 1) : NULL;
-    if (out) {
-        memcpy(out, s, l + 1);
-        *outlen = l;
-    }
-    json_object_put(review);
+    ok = ok && yajl_gen_map_close(g) == yajl_gen_status_ok && yajl_gen_map_close(g) == yajl_gen_status_ok;
+    if (ok)
+        out = gen_take(g, outlen);
+    yajl_gen_free(g);
     return out;
 }
 
-/* One tokener per thread, reset between documents (saves its allocations on every request); freed when
- * the thread exits. */
-static pthread_key_t tok_key;
-static pthread_once_t tok_once = PTHREAD_ONCE_INIT;
+/* One document per thread, reused between requests (its arena is the per-request pool); freed when the
+ * thread exits. */
+static pthread_key_t doc_key;
+static pthread_once_t doc_once = PTHREAD_ONCE_INIT;
 
-static void tok_free(void *p)
+static void doc_free(void *p)
 {
-    json_tokener_free(p);
+    jdoc_free(p);
 }
 
-static void tok_init(void)
+static void doc_init(void)
 {
-    pthread_key_create(&tok_key, tok_free);
+    pthread_key_create(&doc_key, doc_free);
 }
 
-static json_tokener *thread_tokener(void)
+static jdoc_t *thread_doc(void)
 {
-    pthread_once(&tok_once, tok_init);
-    json_tokener *t = pthread_getspecific(tok_key);
-    if (!t) {
-        t = json_tokener_new_ex(ADMISSION_MAX_DEPTH);
-        if (t && pthread_setspecific(tok_key, t) != 0) {
-            json_tokener_free(t);
-            t = NULL;
+    pthread_once(&doc_once, doc_init);
+    jdoc_t *d = pthread_getspecific(doc_key);
+    if (!d) {
+        d = jdoc_new();
+        if (d && pthread_setspecific(doc_key, d) != 0) {
+            jdoc_free(d);
+            d = NULL;
         }
     }
-    return t;
+    return d;
 }
 
-static bool only_ws(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != ' ' && p[i] != '\n' && p[i] != '\r' && p[i] != '\t')
-            return false;
-    return true;
-}
-
-/* A decoded AdmissionReview: every pointer borrowed from root. */
+/* A decoded AdmissionReview: every pointer borrowed from doc. */
 struct review {
-    json_object *root; /* owned */
+    jdoc_t *doc; /* the thread's document: released after the reply is encoded */
     const char *api_version, *uid, *group, *kind, *operation;
     enum admission_op op;
-    json_object *request, *object, *old_object, *user_info;
+    const jdoc_value_t *request, *object, *old_object, *user_info;
 };
 
 /* Parses and checks the envelope (after clearing *out, *outlen and *summary). Returns 0 with r filled
- * (r->root owned by the caller), or the HTTP status of a text reply already written to *out (400/413, or
+ * (r->doc to be released by the caller), or the HTTP status of a text reply already written to *out (400/413, or
  * 500 when out of memory). */
 static int decode(const char *body, size_t len, struct review *r, char **out, size_t *outlen,
                   admission_summary_t *summary)
@@ -144,29 +146,27 @@ static int decode(const char *body, size_t len, struct review *r, char **out, si
         return text_reply(413, "request body larger than 3 MiB", out, outlen);
     if (len == 0)
         return text_reply(400, "empty request body", out, outlen);
-    json_tokener *tok = thread_tokener();
-    if (!tok)
+    r->doc = thread_doc();
+    if (!r->doc)
         return 500;
-    json_tokener_reset(tok);
-    r->root = json_tokener_parse_ex(tok, body, (int)len);
-    bool whole = r->root && json_tokener_get_error(tok) == json_tokener_success &&
-                 only_ws(body + json_tokener_get_parse_end(tok), len - json_tokener_get_parse_end(tok));
-    json_tokener_reset(tok);
-    if (!whole)
-        return text_reply(400, "request body is not a single JSON document", out, outlen);
-    json_object *root = r->root;
+    const jdoc_value_t *root = NULL;
+    char err[256], msg[320];
+    if (jdoc_parse(r->doc, body, len, ADMISSION_MAX_DEPTH, &root, err, sizeof(err)) != 0) {
+        snprintf(msg, sizeof(msg), "request body is not a single JSON document: %s", err);
+        return text_reply(400, msg, out, outlen);
+    }
     r->api_version = vjstr(root, "apiVersion");
     const char *kind = vjstr(root, "kind");
     if (!r->api_version || !kind || strcmp(kind, "AdmissionReview") != 0 ||
         (strcmp(r->api_version, "admission.k8s.io/v1") != 0 && strcmp(r->api_version, "admission.k8s.io/v1beta1") != 0))
         return text_reply(400, "not an admission.k8s.io/v1 AdmissionReview", out, outlen);
-    r->request = vjget(root, "request");
-    if (!r->request || !json_object_is_type(r->request, json_type_object))
+    r->request = jdoc_get(root, "request");
+    if (!r->request || !jdoc_is(r->request, JDOC_OBJECT))
         return text_reply(400, "AdmissionReview has no request", out, outlen);
     r->uid = vjstr(r->request, "uid");
     if (!r->uid || !*r->uid)
         return text_reply(400, "AdmissionReview request has no uid", out, outlen);
-    json_object *rk = vjget(r->request, "kind");
+    const jdoc_value_t *rk = jdoc_get(r->request, "kind");
     r->group = vjstr(rk, "group");
     r->kind = vjstr(rk, "kind");
     if (!rk || !r->kind || !*r->kind)
@@ -184,13 +184,13 @@ static int decode(const char *body, size_t len, struct review *r, char **out, si
         r->op = ADMISSION_CREATE;
     else if (r->operation && strcmp(r->operation, "UPDATE") == 0)
         r->op = ADMISSION_UPDATE;
-    r->object = vjget(r->request, "object");
-    r->old_object = vjget(r->request, "oldObject");
-    if (r->old_object && !json_object_is_type(r->old_object, json_type_object))
+    r->object = jdoc_get(r->request, "object");
+    r->old_object = jdoc_get(r->request, "oldObject");
+    if (r->old_object && !jdoc_is(r->old_object, JDOC_OBJECT))
         r->old_object = NULL;
-    r->user_info = vjget(r->request, "userInfo");
+    r->user_info = jdoc_get(r->request, "userInfo");
     if (!summary->name[0])
-        copy(summary->name, sizeof(summary->name), vjstr(vjget(r->object, "metadata"), "name"));
+        copy(summary->name, sizeof(summary->name), vjstr(jdoc_get(r->object, "metadata"), "name"));
     return 0;
 }
 
@@ -217,9 +217,9 @@ int admission_handle(const char *body, size_t len, const admission_policy_t *pol
     int status = 0;
     const char *reason = "Forbidden";
     if (rt && rv.op != ADMISSION_OTHER) {
-        json_object *obj = rv.object, *old = rv.old_object;
+        const jdoc_value_t *obj = rv.object, *old = rv.old_object;
         const char *ok = vjstr(obj, "kind");
-        if (!obj || !json_object_is_type(obj, json_type_object)) {
+        if (!obj || !jdoc_is(obj, JDOC_OBJECT)) {
             status = 400;
             reason = "BadRequest";
             msg = strdup("request.object is missing or not an object");
@@ -228,15 +228,15 @@ int admission_handle(const char *body, size_t len, const admission_policy_t *pol
             reason = "BadRequest";
             msg = strdup("request.object kind does not match request.kind");
         } else {
-            json_object *groups = vjget(rv.user_info, "groups");
-            size_t ng = groups && json_object_is_type(groups, json_type_array) ? json_object_array_length(groups) : 0;
+            const jdoc_value_t *groups = jdoc_get(rv.user_info, "groups");
+            size_t ng = groups && jdoc_is(groups, JDOC_ARRAY) ? jdoc_len(groups) : 0;
             const char **gv = ng ? calloc(ng, sizeof(*gv)) : NULL;
             if (ng && !gv)
                 goto out;
             for (size_t i = 0; i < ng; i++)
             {
-                json_object *g = json_object_array_get_idx(groups, i); /* borrowed */
-                gv[i] = json_object_is_type(g, json_type_string) ? json_object_get_string(g) : NULL;
+                const jdoc_value_t *g = jdoc_at(groups, i); /* borrowed */
+                gv[i] = jdoc_is(g, JDOC_STRING) ? jdoc_string(g) : NULL;
             }
             const char *un = vjstr(rv.user_info, "username");
             admission_user_t user = {.username = un ? un : "", .groups = gv, .n_groups = ng};
@@ -258,45 +258,39 @@ int admission_handle(const char *body, size_t len, const admission_policy_t *pol
 out:
     free(msg);
     admission_result_clear(&res);
-    json_object_put(rv.root);
+    jdoc_release(rv.doc);
     return code;
 }
 
 /* The JSON Patch (RFC 6902) that sets the requester fields of a CertificateRequest's spec from userInfo
  * (or removes ones the client wrote that userInfo lacks), so the identity recorded is the API server's,
  * never the client's claim. Returns owned base64 of the patch, or NULL when out of memory. */
-static char *requester_patch(json_object *spec, json_object *user_info)
+static char *requester_patch(const jdoc_value_t *spec, const jdoc_value_t *user_info)
 {
     static const char *const fields[] = {"username", "uid", "groups", "extra"};
-    json_object *ops = json_object_new_array(); /* owned */
-    char *b64 = NULL;
-    if (!ops)
+    char *b64 = NULL, *patch = NULL;
+    size_t l = 0;
+    yajl_gen g = yajl_gen_alloc(NULL); /* owned */
+    if (!g)
         return NULL;
-    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        json_object *v = vjget(user_info, fields[i]); /* borrowed */
-        bool has_v = v && !json_object_is_type(v, json_type_null) &&
-                     !(json_object_is_type(v, json_type_string) && json_object_get_string_len(v) == 0);
-        bool in_spec = vjget(spec, fields[i]) != NULL;
+    bool ok = yajl_gen_array_open(g) == yajl_gen_status_ok;
+    for (size_t i = 0; ok && i < sizeof(fields) / sizeof(fields[0]); i++) {
+        const jdoc_value_t *v = jdoc_get(user_info, fields[i]); /* borrowed */
+        bool has_v = v && !(jdoc_is(v, JDOC_STRING) && jdoc_string_len(v) == 0);
+        bool in_spec = jdoc_get(spec, fields[i]) != NULL;
         if (!has_v && !in_spec)
             continue;
         char path[32];
         snprintf(path, sizeof(path), "/spec/%s", fields[i]);
-        json_object *op = json_object_new_object();
-        if (!op || json_object_array_add(ops, op) != 0) {
-            json_object_put(op);
-            goto out;
-        }
-        json_object_object_add(op, "op", json_object_new_string(has_v ? "add" : "remove"));
-        json_object_object_add(op, "path", json_object_new_string(path));
-        if (has_v)
-            json_object_object_add(op, "value", json_object_get(v));
+        ok = yajl_gen_map_open(g) == yajl_gen_status_ok && gen_kv(g, "op", has_v ? "add" : "remove") &&
+             gen_kv(g, "path", path) && (!has_v || (gen_str(g, "value") && jdoc_gen(g, v) == 0)) &&
+             yajl_gen_map_close(g) == yajl_gen_status_ok;
     }
-    size_t l = 0;
-    const char *patch = json_object_to_json_string_length(ops, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &l);
-    if (patch)
+    ok = ok && yajl_gen_array_close(g) == yajl_gen_status_ok;
+    if (ok && (patch = gen_take(g, &l)))
         b64 = util_base64_encode((const unsigned char *)patch, l);
-out:
-    json_object_put(ops);
+    free(patch);
+    yajl_gen_free(g);
     return b64;
 }
 
@@ -313,9 +307,9 @@ int admission_mutate(const char *body, size_t len, char **out, size_t *outlen, a
     if (code != 0)
         goto out;
     code = 500;
-    json_object *spec = vjget(rv.object, "spec");
+    const jdoc_value_t *spec = jdoc_get(rv.object, "spec");
     if (rv.op == ADMISSION_CREATE && strcmp(rv.group, "cert-manager.io") == 0 &&
-        strcmp(rv.kind, "CertificateRequest") == 0 && spec && json_object_is_type(spec, json_type_object)) {
+        strcmp(rv.kind, "CertificateRequest") == 0 && spec && jdoc_is(spec, JDOC_OBJECT)) {
         patch = requester_patch(spec, rv.user_info);
         if (!patch)
             goto out;
@@ -325,6 +319,6 @@ int admission_mutate(const char *body, size_t len, char **out, size_t *outlen, a
     code = *out ? 200 : 500;
 out:
     free(patch);
-    json_object_put(rv.root);
+    jdoc_release(rv.doc);
     return code;
 }

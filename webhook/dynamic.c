@@ -18,6 +18,7 @@
 
 #include "kube/config.h"
 #include "kube/errors.h"
+#include "kube/object.h"
 #include "kube/rest.h"
 #include "servingcert.h"
 #include "util/http.h"
@@ -298,7 +299,7 @@ static char *b64(const char *s)
 /* Decoded data[key] of a Secret (owned, NUL-terminated) or NULL. */
 static char *secret_value(json_object *secret, const char *key, size_t *len)
 {
-    const char *v = vjstr(vjget(secret, "data"), key);
+    const char *v = kube_obj_str(kube_obj_get(secret, "data"), key);
     unsigned char *out = NULL;
     size_t l = 0;
     *len = 0;
@@ -317,7 +318,7 @@ static char *secret_value(json_object *secret, const char *key, size_t *len)
 static json_object *secret_object(const char *cert, const char *key, json_object *existing)
 {
     json_object *s = existing ? json_object_get(existing) : json_object_new_object(); /* owned */
-    json_object *md = vjget(s, "metadata");
+    json_object *md = kube_obj_get(s, "metadata");
     if (!existing) {
         json_object_object_add(s, "apiVersion", json_object_new_string("v1"));
         json_object_object_add(s, "kind", json_object_new_string("Secret"));
@@ -327,13 +328,13 @@ static json_object *secret_object(const char *cert, const char *key, json_object
         json_object_object_add(s, "metadata", md);
         json_object_object_add(s, "type", json_object_new_string("kubernetes.io/tls"));
     }
-    json_object *labels = vjget(md, "labels");
+    json_object *labels = kube_obj_get(md, "labels");
     if (!labels) {
         labels = json_object_new_object();
         json_object_object_add(md, "labels", labels);
     }
     json_object_object_add(labels, "app.kubernetes.io/managed-by", json_object_new_string("kacme-webhook"));
-    json_object *ann = vjget(md, "annotations");
+    json_object *ann = kube_obj_get(md, "annotations");
     if (!ann) {
         ann = json_object_new_object();
         json_object_object_add(md, "annotations", ann);
@@ -486,14 +487,14 @@ static int sync_config(const kube_resource_t *res, const char *what, const char 
                  "error", kube_error_str(&e, buf, sizeof(buf)));
         goto out;
     }
-    json_object *hooks = vjget(cfg, "webhooks");
+    json_object *hooks = kube_obj_get(cfg, "webhooks");
     bool dirty = false;
     for (size_t i = 0; hooks && json_object_is_type(hooks, json_type_array) && i < json_object_array_length(hooks);
          i++) {
-        json_object *cc = vjget(json_object_array_get_idx(hooks, i), "clientConfig");
+        json_object *cc = kube_obj_get(json_object_array_get_idx(hooks, i), "clientConfig");
         if (!cc)
             continue;
-        const char *have = vjstr(cc, "caBundle");
+        const char *have = kube_obj_str(cc, "caBundle");
         if (!bundle_has(have, dyn.ca_cert)) {
             json_object_object_add(cc, "caBundle", json_object_new_string(want));
             dirty = true;

@@ -43,7 +43,22 @@ static void add_rendered(admission_result_t *r, const char *path, enum admission
     r->errors[r->n_errors++] = s;
 }
 
-void admission_err(admission_result_t *r, enum admission_err_type t, const json_object *value, const char *detail,
+/* Adds the error with the value rendered in g (NULL: no value). Values are user input, so their text is cut
+ * at 200 bytes. An error whose value cannot be rendered (out of memory) is dropped. */
+static void add_generated(admission_result_t *r, const char *path, enum admission_err_type t, yajl_gen g,
+                          const char *detail)
+{
+    const unsigned char *v = NULL;
+    size_t n = 0;
+    char buf[256];
+    if (g && yajl_gen_get_buf(g, &v, &n) != yajl_gen_status_ok)
+        return;
+    if (v)
+        snprintf(buf, sizeof(buf), "%.*s%s", (int)(n > 200 ? 200 : n), (const char *)v, n > 200 ? "..." : "");
+    add_rendered(r, path, t, v ? buf : NULL, detail);
+}
+
+void admission_err(admission_result_t *r, enum admission_err_type t, const jdoc_value_t *value, const char *detail,
                    const char *fmt, ...)
 {
     char path[512];
@@ -51,16 +66,11 @@ void admission_err(admission_result_t *r, enum admission_err_type t, const json_
     va_start(ap, fmt);
     vsnprintf(path, sizeof(path), fmt, ap);
     va_end(ap);
-    /* json_object_to_json_string_ext takes a non-const pointer but does not modify the value's meaning. */
-    const char *v = value ? json_object_to_json_string_ext((json_object *)value,
-                                                           JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-                          : NULL;
-    char buf[256];
-    if (v && strlen(v) > 200) { /* keep messages bounded: values are user input */
-        snprintf(buf, sizeof(buf), "%.200s...", v);
-        v = buf;
-    }
-    add_rendered(r, path, t, v, detail);
+    yajl_gen g = value ? yajl_gen_alloc(NULL) : NULL; /* owned */
+    if (!value || (g && jdoc_gen(g, value) == 0))
+        add_generated(r, path, t, g, detail);
+    if (g)
+        yajl_gen_free(g);
 }
 
 void admission_err_str(admission_result_t *r, enum admission_err_type t, const char *value, const char *detail,
@@ -71,16 +81,11 @@ void admission_err_str(admission_result_t *r, enum admission_err_type t, const c
     va_start(ap, fmt);
     vsnprintf(path, sizeof(path), fmt, ap);
     va_end(ap);
-    json_object *j = value ? json_object_new_string(value) : NULL; /* owned */
-    const char *v = j ? json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-                      : NULL;
-    char buf[256];
-    if (v && strlen(v) > 200) {
-        snprintf(buf, sizeof(buf), "%.200s...", v);
-        v = buf;
-    }
-    add_rendered(r, path, t, v, detail);
-    json_object_put(j);
+    yajl_gen g = value ? yajl_gen_alloc(NULL) : NULL; /* owned */
+    if (!value || (g && yajl_gen_string(g, (const unsigned char *)value, strlen(value)) == yajl_gen_status_ok))
+        add_generated(r, path, t, g, detail);
+    if (g)
+        yajl_gen_free(g);
 }
 
 void admission_warn(admission_result_t *r, const char *fmt, ...)

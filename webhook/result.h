@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <json-c/json.h>
+#include "jdoc.h"
 
 /*
  * The outcome of validating one object: Kubernetes-style field errors (rendered like apimachinery's
@@ -32,9 +32,9 @@ typedef struct admission_result {
     size_t n_warnings;
 } admission_result_t;
 
-/* Appends an error. value is a borrowed json_object rendered as JSON (strings quoted) or NULL; detail may
- * be NULL. path is printf-formatted from fmt. */
-void admission_err(admission_result_t *r, enum admission_err_type t, const json_object *value, const char *detail,
+/* Appends an error. value is a borrowed JSON value rendered as JSON (strings quoted; null for NULL); detail
+ * may be NULL. path is printf-formatted from fmt. */
+void admission_err(admission_result_t *r, enum admission_err_type t, const jdoc_value_t *value, const char *detail,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Same with a C string value (rendered quoted). */

@@ -5,13 +5,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <json-c/json.h>
-
+#include "jdoc.h"
 #include "result.h"
 
 /*
  * Validators: pure functions of (operation, old object, new object, user, policy) that append field errors
- * and warnings to an admission_result_t. Objects are borrowed json-c trees of the raw Kubernetes JSON (no
+ * and warnings to an admission_result_t. Objects are borrowed jdoc trees of the raw Kubernetes JSON (no
  * defaulting). old is NULL on CREATE. Rules: cert-manager-behaviour.md §2 and kacme-decisions.md
  * ("Immutability", "Admission catches what CAs would reject later").
  */
@@ -33,35 +32,35 @@ typedef struct admission_policy {
 /* The default --challenge-creators entry: the chart's controller ServiceAccount. */
 #define ADMISSION_DEFAULT_CHALLENGE_CREATOR "system:serviceaccount:kacme:kacme-controller"
 
-typedef void (*admission_validator_fn)(enum admission_op op, json_object *oldobj, json_object *newobj,
+typedef void (*admission_validator_fn)(enum admission_op op, const jdoc_value_t *oldobj, const jdoc_value_t *newobj,
                                        const admission_user_t *user, const admission_policy_t *policy,
                                        admission_result_t *r);
 
 /* acme.cert-manager.io/v1 Order: whole spec immutable, set-once status, CREATE checks CSR vs names. */
-void validate_order(enum admission_op op, json_object *oldobj, json_object *newobj, const admission_user_t *user,
+void validate_order(enum admission_op op, const jdoc_value_t *oldobj, const jdoc_value_t *newobj, const admission_user_t *user,
                     const admission_policy_t *policy, admission_result_t *r);
 
 /* acme.cert-manager.io/v1 Challenge: whole spec immutable, CREATE only by the challenge creators. */
-void validate_challenge(enum admission_op op, json_object *oldobj, json_object *newobj,
+void validate_challenge(enum admission_op op, const jdoc_value_t *oldobj, const jdoc_value_t *newobj,
                         const admission_user_t *user, const admission_policy_t *policy, admission_result_t *r);
 
 /* cert-manager.io/v1 CertificateRequest: CSR and names on CREATE; spec and Approved/Denied immutable. */
-void validate_certificaterequest(enum admission_op op, json_object *oldobj, json_object *newobj,
+void validate_certificaterequest(enum admission_op op, const jdoc_value_t *oldobj, const jdoc_value_t *newobj,
                                  const admission_user_t *user, const admission_policy_t *policy,
                                  admission_result_t *r);
 
 /* cert-manager.io/v1 Issuer and ClusterIssuer (same rules, §2.3). */
-void validate_issuer(enum admission_op op, json_object *oldobj, json_object *newobj, const admission_user_t *user,
+void validate_issuer(enum admission_op op, const jdoc_value_t *oldobj, const jdoc_value_t *newobj, const admission_user_t *user,
                      const admission_policy_t *policy, admission_result_t *r);
 
 /* ---- helpers shared by the validators (validate_common.c) ---- */
 
-/* Borrowed member of obj (NULL when obj is not an object or key absent). */
-json_object *vjget(json_object *obj, const char *key);
+/* Borrowed member of obj (NULL when obj is not an object, key absent or its value null). */
+const jdoc_value_t *vjget(const jdoc_value_t *obj, const char *key);
 /* String member or NULL when absent / not a string. */
-const char *vjstr(json_object *obj, const char *key);
+const char *vjstr(const jdoc_value_t *obj, const char *key);
 /* True when member is absent, null, "" , empty array or empty object. */
-bool vjempty(json_object *obj, const char *key);
+bool vjempty(const jdoc_value_t *obj, const char *key);
 
 /* Decoded size cap for base64 fields (CSRs, caBundles, Secret data): no AdmissionReview body exceeds it. */
 #define WEBHOOK_B64_MAX (3u * 1024u * 1024u)
@@ -69,8 +68,8 @@ bool vjempty(json_object *obj, const char *key);
 /* The CA-footgun checks over one set of identifiers: DNS name syntax, duplicates (IPs by value), CN over
  * 64 bytes, CN not among the SANs, nothing at all; warnings for wildcard overlap and private IPs. Paths are
  * bases like "spec.dnsNames" (indexed as base[i]). */
-void validate_identifiers(admission_result_t *r, const char *dns_path, json_object *dns, const char *ip_path,
-                          json_object *ips, const char *cn_path, const char *cn, const char *none_path);
+void validate_identifiers(admission_result_t *r, const char *dns_path, const jdoc_value_t *dns, const char *ip_path,
+                          const jdoc_value_t *ips, const char *cn_path, const char *cn, const char *none_path);
 
 /* Same with C string arrays (from a parsed CSR). */
 void validate_identifiers_c(admission_result_t *r, const char *dns_path, char *const *dns, size_t ndns,
@@ -78,7 +77,7 @@ void validate_identifiers_c(admission_result_t *r, const char *dns_path, char *c
                             const char *none_path);
 
 /* spec immutability: one Forbidden error per top-level key of spec that differs ("spec.<key>"). */
-void validate_spec_immutable(admission_result_t *r, json_object *oldobj, json_object *newobj, const char *kind);
+void validate_spec_immutable(admission_result_t *r, const jdoc_value_t *oldobj, const jdoc_value_t *newobj, const char *kind);
 
 /* snprintf into a char array whose truncation is acceptable (paths are bounded; a cut path is still
  * useful); the result is used so the compiler knows truncation was considered. */

@@ -19,13 +19,13 @@ static const char *const usages[] = {
     "ipsec user", "timestamping", "ocsp signing", "microsoft sgc", "netscape sgc",
 };
 
-static json_object *condition(json_object *obj, const char *type)
+static const jdoc_value_t *condition(const jdoc_value_t *obj, const char *type)
 {
-    json_object *c = vjget(vjget(obj, "status"), "conditions");
-    if (!c || !json_object_is_type(c, json_type_array))
+    const jdoc_value_t *c = jdoc_get(jdoc_get(obj, "status"), "conditions");
+    if (!c || !jdoc_is(c, JDOC_ARRAY))
         return NULL;
-    for (size_t i = 0; i < json_object_array_length(c); i++) {
-        json_object *it = json_object_array_get_idx(c, i);
+    for (size_t i = 0; i < jdoc_len(c); i++) {
+        const jdoc_value_t *it = jdoc_at(c, i);
         const char *t = vjstr(it, "type");
         if (t && strcmp(t, type) == 0)
             return it;
@@ -33,15 +33,15 @@ static json_object *condition(json_object *obj, const char *type)
     return NULL;
 }
 
-static void conditions(json_object *oldobj, json_object *newobj, admission_result_t *r)
+static void conditions(const jdoc_value_t *oldobj, const jdoc_value_t *newobj, admission_result_t *r)
 {
-    json_object *na = condition(newobj, "Approved"), *nd = condition(newobj, "Denied");
+    const jdoc_value_t *na = condition(newobj, "Approved"), *nd = condition(newobj, "Denied");
     if (na && nd)
         admission_err(r, FE_FORBIDDEN, NULL, "a CertificateRequest cannot be both Approved and Denied",
                       "status.conditions");
     static const char *const types[] = {"Approved", "Denied"};
     for (size_t i = 0; i < 2 && oldobj; i++) {
-        json_object *o = condition(oldobj, types[i]), *n = condition(newobj, types[i]);
+        const jdoc_value_t *o = condition(oldobj, types[i]), *n = condition(newobj, types[i]);
         if (!o)
             continue;
         const char *os = vjstr(o, "status"), *ns = n ? vjstr(n, "status") : NULL;
@@ -53,7 +53,7 @@ static void conditions(json_object *oldobj, json_object *newobj, admission_resul
     }
 }
 
-void validate_certificaterequest(enum admission_op op, json_object *oldobj, json_object *newobj,
+void validate_certificaterequest(enum admission_op op, const jdoc_value_t *oldobj, const jdoc_value_t *newobj,
                                  const admission_user_t *user, const admission_policy_t *policy,
                                  admission_result_t *r)
 {
@@ -68,19 +68,19 @@ void validate_certificaterequest(enum admission_op op, json_object *oldobj, json
     if (op != ADMISSION_CREATE)
         return;
     conditions(NULL, newobj, r);
-    json_object *spec = vjget(newobj, "spec");
-    if (!spec || !json_object_is_type(spec, json_type_object)) {
+    const jdoc_value_t *spec = jdoc_get(newobj, "spec");
+    if (!spec || !jdoc_is(spec, JDOC_OBJECT)) {
         admission_err(r, FE_REQUIRED, NULL, NULL, "spec");
         return;
     }
-    json_object *ref = vjget(spec, "issuerRef");
+    const jdoc_value_t *ref = jdoc_get(spec, "issuerRef");
     const char *name = vjstr(ref, "name");
     if (!name || !*name)
         admission_err(r, FE_REQUIRED, NULL, NULL, "spec.issuerRef.name");
-    json_object *u = vjget(spec, "usages");
-    for (size_t i = 0; u && json_object_is_type(u, json_type_array) && i < json_object_array_length(u); i++) {
-        json_object *it = json_object_array_get_idx(u, i);
-        const char *s = json_object_is_type(it, json_type_string) ? json_object_get_string(it) : NULL;
+    const jdoc_value_t *u = jdoc_get(spec, "usages");
+    for (size_t i = 0; u && jdoc_is(u, JDOC_ARRAY) && i < jdoc_len(u); i++) {
+        const jdoc_value_t *it = jdoc_at(u, i);
+        const char *s = jdoc_string(it);
         bool ok = false;
         for (size_t k = 0; s && k < sizeof(usages) / sizeof(usages[0]) && !ok; k++)
             ok = strcmp(s, usages[k]) == 0;

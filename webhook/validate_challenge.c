@@ -20,7 +20,7 @@ static bool may_create(const admission_user_t *user, const admission_policy_t *p
     return false;
 }
 
-void validate_challenge(enum admission_op op, json_object *oldobj, json_object *newobj,
+void validate_challenge(enum admission_op op, const jdoc_value_t *oldobj, const jdoc_value_t *newobj,
                         const admission_user_t *user, const admission_policy_t *policy, admission_result_t *r)
 {
     if (op == ADMISSION_UPDATE) {

@@ -9,43 +9,32 @@
 
 #include "x509/names.h"
 
-json_object *vjget(json_object *obj, const char *key)
+const char *vjstr(const jdoc_value_t *obj, const char *key)
 {
-    json_object *v = NULL; /* borrowed */
-    if (!obj || !json_object_is_type(obj, json_type_object))
-        return NULL;
-    if (!json_object_object_get_ex(obj, key, &v))
-        return NULL;
-    return v;
+    return jdoc_string(jdoc_get(obj, key));
 }
 
-const char *vjstr(json_object *obj, const char *key)
+bool vjempty(const jdoc_value_t *obj, const char *key)
 {
-    json_object *v = vjget(obj, key);
-    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-bool vjempty(json_object *obj, const char *key)
-{
-    json_object *v = vjget(obj, key);
+    const jdoc_value_t *v = jdoc_get(obj, key);
     if (!v)
         return true;
-    switch (json_object_get_type(v)) {
-    case json_type_null: return true;
-    case json_type_string: return json_object_get_string_len(v) == 0;
-    case json_type_array: return json_object_array_length(v) == 0;
-    case json_type_object: return json_object_object_length(v) == 0;
+    switch (jdoc_type(v)) {
+    case JDOC_NULL: return true;
+    case JDOC_STRING: return jdoc_string_len(v) == 0;
+    case JDOC_ARRAY: return jdoc_len(v) == 0;
+    case JDOC_OBJECT: return jdoc_len(v) == 0;
     default: return false;
     }
 }
 
-static size_t jlen(json_object *a)
+static size_t jlen(const jdoc_value_t *a)
 {
-    return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+    return a && jdoc_is(a, JDOC_ARRAY) ? jdoc_len(a) : 0;
 }
 
 /* Collects string items of a JSON array (borrowed pointers); non-strings become "" and are reported. */
-static const char **strings_of(admission_result_t *r, const char *path, json_object *a, size_t *n)
+static const char **strings_of(admission_result_t *r, const char *path, const jdoc_value_t *a, size_t *n)
 {
     *n = jlen(a);
     if (*n == 0)
@@ -56,9 +45,9 @@ static const char **strings_of(admission_result_t *r, const char *path, json_obj
         return NULL;
     }
     for (size_t i = 0; i < *n; i++) {
-        json_object *it = json_object_array_get_idx(a, i);
-        if (it && json_object_is_type(it, json_type_string))
-            v[i] = json_object_get_string(it);
+        const jdoc_value_t *it = jdoc_at(a, i);
+        if (it && jdoc_is(it, JDOC_STRING))
+            v[i] = jdoc_string(it);
         else {
             admission_err(r, FE_INVALID, it, "must be a string", "%s[%zu]", path, i);
             v[i] = "";
@@ -126,8 +115,8 @@ static void check_ids(admission_result_t *r, const char *dns_path, const char *c
         admission_err(r, FE_REQUIRED, NULL, "at least one DNS name or IP address is required", "%s", none_path);
 }
 
-void validate_identifiers(admission_result_t *r, const char *dns_path, json_object *dns, const char *ip_path,
-                          json_object *ips, const char *cn_path, const char *cn, const char *none_path)
+void validate_identifiers(admission_result_t *r, const char *dns_path, const jdoc_value_t *dns, const char *ip_path,
+                          const jdoc_value_t *ips, const char *cn_path, const char *cn, const char *none_path)
 {
     size_t nd = 0, ni = 0;
     const char **d = strings_of(r, dns_path, dns, &nd);
@@ -145,26 +134,26 @@ void validate_identifiers_c(admission_result_t *r, const char *dns_path, char *c
               none_path);
 }
 
-void validate_spec_immutable(admission_result_t *r, json_object *oldobj, json_object *newobj, const char *kind)
+void validate_spec_immutable(admission_result_t *r, const jdoc_value_t *oldobj, const jdoc_value_t *newobj, const char *kind)
 {
-    json_object *os = vjget(oldobj, "spec"), *ns = vjget(newobj, "spec"); /* borrowed */
+    const jdoc_value_t *os = jdoc_get(oldobj, "spec"), *ns = jdoc_get(newobj, "spec"); /* borrowed */
     if (!os && !ns)
         return;
-    if (!os || !ns || !json_object_is_type(os, json_type_object) || !json_object_is_type(ns, json_type_object)) {
-        if (!(os && ns && json_object_equal(os, ns)))
+    if (!os || !ns || !jdoc_is(os, JDOC_OBJECT) || !jdoc_is(ns, JDOC_OBJECT)) {
+        if (!(os && ns && jdoc_equal(os, ns)))
             admission_err(r, FE_FORBIDDEN, NULL, "field is immutable", "spec");
         return;
     }
     char detail[160];
     VPATH(detail, "%s spec is immutable after creation; delete the %s to retry", kind, kind);
-    json_object_object_foreach(os, k, ov) {
-        json_object *nv = vjget(ns, k);
-        if (!json_object_equal(ov, nv))
+    for (size_t i = 0; i < jdoc_len(os); i++) {
+        const char *k = jdoc_key_at(os, i);
+        if (!jdoc_equal(jdoc_at(os, i), jdoc_get(ns, k)))
             admission_err(r, FE_FORBIDDEN, NULL, detail, "spec.%s", k);
     }
-    json_object_object_foreach(ns, k2, nv2) {
-        (void)nv2;
-        if (!vjget(os, k2) && !json_object_is_type(nv2, json_type_null))
-            admission_err(r, FE_FORBIDDEN, NULL, detail, "spec.%s", k2);
+    for (size_t i = 0; i < jdoc_len(ns); i++) {
+        const char *k = jdoc_key_at(ns, i);
+        if (!jdoc_get(os, k) && !jdoc_is(jdoc_at(ns, i), JDOC_NULL))
+            admission_err(r, FE_FORBIDDEN, NULL, detail, "spec.%s", k);
     }
 }

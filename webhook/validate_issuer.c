@@ -13,13 +13,13 @@
 #include "csr.h"
 #include "x509/names.h"
 
-static bool set(json_object *o, const char *k)
+static bool set(const jdoc_value_t *o, const char *k)
 {
     return !vjempty(o, k);
 }
 
 /* Required name (and key when need_key) of a SecretKeySelector at path. */
-static void secret_ref(admission_result_t *r, json_object *ref, const char *path, bool need_key)
+static void secret_ref(admission_result_t *r, const jdoc_value_t *ref, const char *path, bool need_key)
 {
     if (vjempty(ref, "name"))
         admission_err(r, FE_REQUIRED, NULL, "secret name is required", "%s.name", path);
@@ -27,11 +27,11 @@ static void secret_ref(admission_result_t *r, json_object *ref, const char *path
         admission_err(r, FE_REQUIRED, NULL, "secret key is required", "%s.key", path);
 }
 
-static void secret_ref_at(admission_result_t *r, json_object *parent, const char *key, const char *path, bool need_key)
+static void secret_ref_at(admission_result_t *r, const jdoc_value_t *parent, const char *key, const char *path, bool need_key)
 {
     char p[256];
     VPATH(p, "%s.%s", path, key);
-    secret_ref(r, vjget(parent, key), p, need_key);
+    secret_ref(r, jdoc_get(parent, key), p, need_key);
 }
 
 static bool is_dns1123_subdomain(const char *s)
@@ -92,16 +92,16 @@ static bool host_port_ok(const char *s, bool port_required)
     return v >= 1 && v <= 65535;
 }
 
-static void service_type(admission_result_t *r, json_object *o, const char *path)
+static void service_type(admission_result_t *r, const jdoc_value_t *o, const char *path)
 {
     const char *st = vjstr(o, "serviceType");
     if (st && *st && strcmp(st, "ClusterIP") != 0 && strcmp(st, "NodePort") != 0)
         admission_err_str(r, FE_NOT_SUPPORTED, st, "\"ClusterIP\", \"NodePort\"", "%s.serviceType", path);
 }
 
-static void http01(admission_result_t *r, json_object *h, const char *path)
+static void http01(admission_result_t *r, const jdoc_value_t *h, const char *path)
 {
-    json_object *ing = vjget(h, "ingress"), *gw = vjget(h, "gatewayHTTPRoute");
+    const jdoc_value_t *ing = jdoc_get(h, "ingress"), *gw = jdoc_get(h, "gatewayHTTPRoute");
     if (!ing && !gw) {
         admission_err(r, FE_REQUIRED, NULL, "one of ingress or gatewayHTTPRoute must be set", "%s", path);
         return;
@@ -125,9 +125,9 @@ static void http01(admission_result_t *r, json_object *h, const char *path)
         char p[256];
         VPATH(p, "%s.gateway", path);
         service_type(r, gw, p);
-        json_object *prs = vjget(gw, "parentRefs");
-        for (size_t i = 0; prs && json_object_is_type(prs, json_type_array) && i < json_object_array_length(prs); i++) {
-            json_object *pr = json_object_array_get_idx(prs, i);
+        const jdoc_value_t *prs = jdoc_get(gw, "parentRefs");
+        for (size_t i = 0; prs && jdoc_is(prs, JDOC_ARRAY) && i < jdoc_len(prs); i++) {
+            const jdoc_value_t *pr = jdoc_at(prs, i);
             if (set(pr, "kind") && !set(pr, "name")) {
                 admission_err(r, FE_REQUIRED, NULL, "name is required when kind is set", "%s.parentRefs[%zu].name", p, i);
                 break;
@@ -143,7 +143,7 @@ static void http01(admission_result_t *r, json_object *h, const char *path)
 static const char *const providers[] = {"akamai",  "cloudDNS", "cloudflare", "route53", "azureDNS",
                                         "digitalocean", "acmeDNS", "rfc2136", "webhook"};
 
-static void dns01_provider(admission_result_t *r, const char *name, json_object *v, const char *p)
+static void dns01_provider(admission_result_t *r, const char *name, const jdoc_value_t *v, const char *p)
 {
     if (strcmp(name, "akamai") == 0) {
         if (vjempty(v, "serviceConsumerDomain"))
@@ -154,10 +154,10 @@ static void dns01_provider(admission_result_t *r, const char *name, json_object 
     } else if (strcmp(name, "cloudDNS") == 0) {
         if (vjempty(v, "project"))
             admission_err(r, FE_REQUIRED, NULL, NULL, "%s.project", p);
-        if (vjget(v, "serviceAccountSecretRef"))
+        if (jdoc_get(v, "serviceAccountSecretRef"))
             secret_ref_at(r, v, "serviceAccountSecretRef", p, true);
     } else if (strcmp(name, "cloudflare") == 0) {
-        bool k = vjget(v, "apiKeySecretRef") != NULL, t = vjget(v, "apiTokenSecretRef") != NULL;
+        bool k = jdoc_get(v, "apiKeySecretRef") != NULL, t = jdoc_get(v, "apiTokenSecretRef") != NULL;
         if (k && t)
             admission_err(r, FE_FORBIDDEN, NULL, "apiKeySecretRef and apiTokenSecretRef cannot both be specified", "%s",
                           p);
@@ -171,23 +171,23 @@ static void dns01_provider(admission_result_t *r, const char *name, json_object 
         if (t)
             secret_ref_at(r, v, "apiTokenSecretRef", p, true);
     } else if (strcmp(name, "route53") == 0) {
-        if (set(v, "accessKeyID") && vjget(v, "accessKeyIDSecretRef"))
+        if (set(v, "accessKeyID") && jdoc_get(v, "accessKeyIDSecretRef"))
             admission_err(r, FE_FORBIDDEN, NULL, "accessKeyID and accessKeyIDSecretRef cannot both be specified",
                           "%s.accessKeyIDSecretRef", p);
-        if (vjget(v, "accessKeyIDSecretRef"))
+        if (jdoc_get(v, "accessKeyIDSecretRef"))
             secret_ref_at(r, v, "accessKeyIDSecretRef", p, true);
-        if (vjget(v, "secretAccessKeySecretRef"))
+        if (jdoc_get(v, "secretAccessKeySecretRef"))
             secret_ref_at(r, v, "secretAccessKeySecretRef", p, true);
     } else if (strcmp(name, "azureDNS") == 0) {
-        int n = set(v, "clientID") + (vjget(v, "clientSecretSecretRef") != NULL) + set(v, "tenantID");
-        json_object *mi = vjget(v, "managedIdentity");
+        int n = set(v, "clientID") + (jdoc_get(v, "clientSecretSecretRef") != NULL) + set(v, "tenantID");
+        const jdoc_value_t *mi = jdoc_get(v, "managedIdentity");
         if (n != 0 && n != 3)
             admission_err(r, FE_REQUIRED, NULL, "clientID, clientSecretSecretRef and tenantID must all be set or all be empty",
                           "%s", p);
         if (n > 0 && mi)
             admission_err(r, FE_FORBIDDEN, NULL, "managedIdentity cannot be used with a service principal",
                           "%s.managedIdentity", p);
-        if (vjget(v, "clientSecretSecretRef"))
+        if (jdoc_get(v, "clientSecretSecretRef"))
             secret_ref_at(r, v, "clientSecretSecretRef", p, true);
         if (mi) {
             if (set(mi, "clientID") && set(mi, "resourceID"))
@@ -228,7 +228,7 @@ static void dns01_provider(admission_result_t *r, const char *name, json_object 
             strcasecmp(alg, "HMACSHA512"))
             admission_err_str(r, FE_NOT_SUPPORTED, alg, "\"HMACMD5\", \"HMACSHA1\", \"HMACSHA256\", \"HMACSHA512\"",
                               "%s.tsigAlgorithm", p);
-        json_object *sr = vjget(v, "tsigSecretSecretRef");
+        const jdoc_value_t *sr = jdoc_get(v, "tsigSecretSecretRef");
         if (set(v, "tsigKeyName"))
             secret_ref_at(r, v, "tsigSecretSecretRef", p, true);
         else if (set(sr, "name") && set(sr, "key"))
@@ -242,14 +242,14 @@ static void dns01_provider(admission_result_t *r, const char *name, json_object 
     }
 }
 
-static void dns01(admission_result_t *r, json_object *d, const char *path)
+static void dns01(admission_result_t *r, const jdoc_value_t *d, const char *path)
 {
     const char *cs = vjstr(d, "cnameStrategy");
     if (cs && *cs && strcmp(cs, "None") != 0 && strcmp(cs, "Follow") != 0)
         admission_err_str(r, FE_NOT_SUPPORTED, cs, "\"None\", \"Follow\"", "%s.cnameStrategy", path);
-    json_object *nss = vjget(d, "nameservers");
-    for (size_t i = 0; nss && json_object_is_type(nss, json_type_array) && i < json_object_array_length(nss); i++) {
-        const char *s = json_object_get_string(json_object_array_get_idx(nss, i));
+    const jdoc_value_t *nss = jdoc_get(d, "nameservers");
+    for (size_t i = 0; nss && jdoc_is(nss, JDOC_ARRAY) && i < jdoc_len(nss); i++) {
+        const char *s = jdoc_string(jdoc_at(nss, i));
         bool ok = s && (strncmp(s, "https://", 8) == 0 ? strlen(s) > 8 : host_port_ok(s, true));
         if (!ok)
             admission_err_str(r, FE_INVALID, s ? s : "", "must be host:port or an https:// DNS-over-HTTPS URL",
@@ -257,7 +257,7 @@ static void dns01(admission_result_t *r, json_object *d, const char *path)
     }
     int count = 0;
     for (size_t i = 0; i < sizeof(providers) / sizeof(providers[0]); i++) {
-        json_object *v = vjget(d, providers[i]);
+        const jdoc_value_t *v = jdoc_get(d, providers[i]);
         if (!v)
             continue;
         char p[256];
@@ -272,9 +272,9 @@ static void dns01(admission_result_t *r, json_object *d, const char *path)
         admission_err(r, FE_REQUIRED, NULL, "no DNS01 provider specified", "%s", path);
 }
 
-static void solver(admission_result_t *r, json_object *s, const char *path)
+static void solver(admission_result_t *r, const jdoc_value_t *s, const char *path)
 {
-    json_object *h = vjget(s, "http01"), *d = vjget(s, "dns01");
+    const jdoc_value_t *h = jdoc_get(s, "http01"), *d = jdoc_get(s, "dns01");
     if (!h && !d)
         admission_err(r, FE_REQUIRED, NULL, "no solver type configured", "%s", path);
     else if (h && d)
@@ -293,11 +293,11 @@ static void solver(admission_result_t *r, json_object *s, const char *path)
     double secs;
     if (w && *w && (util_parse_duration(w, &secs) < 0 || secs < 0))
         admission_err_str(r, FE_INVALID, w, "must be a non-negative duration", "%s.waitInsteadOfSelfCheck", path);
-    json_object *sel = vjget(s, "selector");
-    json_object *names = vjget(sel, "dnsNames");
-    for (size_t i = 0; names && json_object_is_type(names, json_type_array) && i < json_object_array_length(names);
+    const jdoc_value_t *sel = jdoc_get(s, "selector");
+    const jdoc_value_t *names = jdoc_get(sel, "dnsNames");
+    for (size_t i = 0; names && jdoc_is(names, JDOC_ARRAY) && i < jdoc_len(names);
          i++) {
-        const char *n = json_object_get_string(json_object_array_get_idx(names, i));
+        const char *n = jdoc_string(jdoc_at(names, i));
         const char *prob = x509_dns_name_problem(n, true);
         if (prob)
             admission_warn(r, "%s.selector.dnsNames[%zu]: \"%.253s\" %s; this selector will never match a valid name",
@@ -316,11 +316,11 @@ static bool email_ok(const char *e)
     return strchr(at + 1, '.') != NULL;
 }
 
-static void acme(admission_result_t *r, json_object *a)
+static void acme(admission_result_t *r, const jdoc_value_t *a)
 {
     const char *cab = vjstr(a, "caBundle");
-    json_object *skip = vjget(a, "skipTLSVerify");
-    bool skipping = skip && json_object_is_type(skip, json_type_boolean) && json_object_get_boolean(skip);
+    const jdoc_value_t *skip = jdoc_get(a, "skipTLSVerify");
+    bool skipping = skip && jdoc_is(skip, JDOC_BOOL) && jdoc_bool(skip);
     /* A bundle can be large: errors show its size, not its content. */
     char cab_summary[64] = "";
     if (cab)
@@ -339,7 +339,7 @@ static void acme(admission_result_t *r, json_object *a)
                               "spec.acme.caBundle");
         free(b);
     }
-    json_object *pk = vjget(a, "privateKeySecretRef");
+    const jdoc_value_t *pk = jdoc_get(a, "privateKeySecretRef");
     if (vjempty(pk, "name"))
         admission_err(r, FE_REQUIRED, NULL, "private key secret name is a required field",
                       "spec.acme.privateKeySecretRef.name");
@@ -363,24 +363,24 @@ static void acme(admission_result_t *r, json_object *a)
     const char *pc = vjstr(a, "preferredChain");
     if (pc && strlen(pc) > 64)
         admission_err(r, FE_TOO_LONG, NULL, "may not be more than 64 bytes", "spec.acme.preferredChain");
-    json_object *eab = vjget(a, "externalAccountBinding");
+    const jdoc_value_t *eab = jdoc_get(a, "externalAccountBinding");
     if (eab) {
         if (vjempty(eab, "keyID"))
             admission_err(r, FE_REQUIRED, NULL, NULL, "spec.acme.externalAccountBinding.keyID");
-        secret_ref(r, vjget(eab, "keySecretRef"), "spec.acme.externalAccountBinding.keySecretRef", true);
+        secret_ref(r, jdoc_get(eab, "keySecretRef"), "spec.acme.externalAccountBinding.keySecretRef", true);
         if (!vjempty(eab, "keyAlgorithm"))
             admission_warn(r, "spec.acme.externalAccountBinding.keyAlgorithm field is deprecated and is ignored: "
                               "HS256 is always used");
     }
-    json_object *sol = vjget(a, "solvers");
-    for (size_t i = 0; sol && json_object_is_type(sol, json_type_array) && i < json_object_array_length(sol); i++) {
+    const jdoc_value_t *sol = jdoc_get(a, "solvers");
+    for (size_t i = 0; sol && jdoc_is(sol, JDOC_ARRAY) && i < jdoc_len(sol); i++) {
         char p[64];
         VPATH(p, "spec.acme.solvers[%zu]", i);
-        solver(r, json_object_array_get_idx(sol, i), p);
+        solver(r, jdoc_at(sol, i), p);
     }
 }
 
-void validate_issuer(enum admission_op op, json_object *oldobj, json_object *newobj, const admission_user_t *user,
+void validate_issuer(enum admission_op op, const jdoc_value_t *oldobj, const jdoc_value_t *newobj, const admission_user_t *user,
                      const admission_policy_t *policy, admission_result_t *r)
 {
     (void)oldobj;
@@ -388,11 +388,11 @@ void validate_issuer(enum admission_op op, json_object *oldobj, json_object *new
     (void)policy;
     if (op != ADMISSION_CREATE && op != ADMISSION_UPDATE)
         return;
-    json_object *spec = vjget(newobj, "spec");
+    const jdoc_value_t *spec = jdoc_get(newobj, "spec");
     static const char *const types[] = {"acme", "ca", "selfSigned", "vault", "venafi"};
     int count = 0;
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-        if (!vjget(spec, types[i]))
+        if (!jdoc_get(spec, types[i]))
             continue;
         if (count++ > 0)
             admission_err(r, FE_FORBIDDEN, NULL, "may not specify more than one issuer type", "spec.%s", types[i]);
@@ -401,10 +401,10 @@ void validate_issuer(enum admission_op op, json_object *oldobj, json_object *new
         admission_err(r, FE_REQUIRED, NULL, "at least one issuer must be configured", "spec");
         return;
     }
-    json_object *a = vjget(spec, "acme");
+    const jdoc_value_t *a = jdoc_get(spec, "acme");
     if (a)
         acme(r, a);
-    json_object *ca = vjget(spec, "ca");
+    const jdoc_value_t *ca = jdoc_get(spec, "ca");
     if (ca && !a && vjempty(ca, "secretName"))
         admission_err(r, FE_REQUIRED, NULL, NULL, "spec.ca.secretName");
 }

@@ -4,6 +4,7 @@
 #include "util/duration.h"
 #include "validate.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,27 +14,35 @@
 
 #define SET_ONCE "field cannot be changed once it has been set"
 
-/* old non-empty and new differs (JSON equality; absent == null). */
-static void set_once(admission_result_t *r, json_object *o, json_object *n, const char *key, const char *path)
+/* old non-empty and new differs (JSON equality; absent == null). The path (printf-formatted from fmt) is
+ * only built for an error: this runs for every field of every authorization on each status write. */
+static void set_once(admission_result_t *r, const jdoc_value_t *o, const jdoc_value_t *n, const char *key,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void set_once(admission_result_t *r, const jdoc_value_t *o, const jdoc_value_t *n, const char *key,
+                     const char *fmt, ...)
 {
-    if (vjempty(o, key))
+    if (vjempty(o, key) || jdoc_equal(jdoc_get(o, key), jdoc_get(n, key)))
         return;
-    if (!json_object_equal(vjget(o, key), vjget(n, key)))
-        admission_err(r, FE_FORBIDDEN, NULL, SET_ONCE, "%s", path);
+    char path[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(path, sizeof(path), fmt, ap);
+    va_end(ap);
+    admission_err(r, FE_FORBIDDEN, NULL, SET_ONCE, "%s", path);
 }
 
-static size_t alen(json_object *a)
+static size_t alen(const jdoc_value_t *a)
 {
-    return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+    return a && jdoc_is(a, JDOC_ARRAY) ? jdoc_len(a) : 0;
 }
 
-static void status_set_once(json_object *oldobj, json_object *newobj, admission_result_t *r)
+static void status_set_once(const jdoc_value_t *oldobj, const jdoc_value_t *newobj, admission_result_t *r)
 {
-    json_object *os = vjget(oldobj, "status"), *ns = vjget(newobj, "status"); /* borrowed */
+    const jdoc_value_t *os = jdoc_get(oldobj, "status"), *ns = jdoc_get(newobj, "status"); /* borrowed */
     set_once(r, os, ns, "url", "status.url");
     set_once(r, os, ns, "finalizeURL", "status.finalizeURL");
     set_once(r, os, ns, "certificate", "status.certificate");
-    json_object *oa = vjget(os, "authorizations"), *na = vjget(ns, "authorizations");
+    const jdoc_value_t *oa = jdoc_get(os, "authorizations"), *na = jdoc_get(ns, "authorizations");
     size_t on = alen(oa);
     if (on == 0)
         return;
@@ -42,17 +51,14 @@ static void status_set_once(json_object *oldobj, json_object *newobj, admission_
         return; /* guard: never index past the new list */
     }
     for (size_t i = 0; i < on; i++) {
-        json_object *o = json_object_array_get_idx(oa, i), *n = json_object_array_get_idx(na, i);
-        char p[96];
+        const jdoc_value_t *o = jdoc_at(oa, i), *n = jdoc_at(na, i);
         static const char *const keys[] = {"url", "identifier", "initialState"};
-        for (size_t k = 0; k < 3; k++) {
-            VPATH(p, "status.authorizations[%zu].%s", i, keys[k]);
-            set_once(r, o, n, keys[k], p);
-        }
-        json_object *ow = vjget(o, "wildcard");
-        if (ow && !json_object_equal(ow, vjget(n, "wildcard")))
+        for (size_t k = 0; k < 3; k++)
+            set_once(r, o, n, keys[k], "status.authorizations[%zu].%s", i, keys[k]);
+        const jdoc_value_t *ow = jdoc_get(o, "wildcard");
+        if (ow && !jdoc_equal(ow, jdoc_get(n, "wildcard")))
             admission_err(r, FE_FORBIDDEN, NULL, SET_ONCE, "status.authorizations[%zu].wildcard", i);
-        json_object *oc = vjget(o, "challenges"), *nc = vjget(n, "challenges");
+        const jdoc_value_t *oc = jdoc_get(o, "challenges"), *nc = jdoc_get(n, "challenges");
         size_t ocn = alen(oc);
         if (ocn == 0)
             continue;
@@ -61,20 +67,18 @@ static void status_set_once(json_object *oldobj, json_object *newobj, admission_
             continue;
         }
         for (size_t j = 0; j < ocn; j++) {
-            json_object *c0 = json_object_array_get_idx(oc, j), *c1 = json_object_array_get_idx(nc, j);
+            const jdoc_value_t *c0 = jdoc_at(oc, j), *c1 = jdoc_at(nc, j);
             static const char *const ck[] = {"url", "type", "token"};
-            for (size_t k = 0; k < 3; k++) {
-                VPATH(p, "status.authorizations[%zu].challenges[%zu].%s", i, j, ck[k]);
-                set_once(r, c0, c1, ck[k], p);
-            }
+            for (size_t k = 0; k < 3; k++)
+                set_once(r, c0, c1, ck[k], "status.authorizations[%zu].challenges[%zu].%s", i, j, ck[k]);
         }
     }
 }
 
-static void issuer_ref(admission_result_t *r, json_object *spec)
+static void issuer_ref(admission_result_t *r, const jdoc_value_t *spec)
 {
-    json_object *ref = vjget(spec, "issuerRef");
-    if (!ref || !json_object_is_type(ref, json_type_object)) {
+    const jdoc_value_t *ref = jdoc_get(spec, "issuerRef");
+    if (!ref || !jdoc_is(ref, JDOC_OBJECT)) {
         admission_err(r, FE_REQUIRED, NULL, NULL, "spec.issuerRef");
         return;
     }
@@ -88,7 +92,7 @@ static void issuer_ref(admission_result_t *r, json_object *spec)
 }
 
 /* Builds the list of strings of a JSON array (borrowed); returns count. */
-static size_t strs(json_object *a, const char ***out)
+static size_t strs(const jdoc_value_t *a, const char ***out)
 {
     size_t n = alen(a);
     *out = NULL;
@@ -98,13 +102,13 @@ static size_t strs(json_object *a, const char ***out)
     if (!*out)
         return 0;
     for (size_t i = 0; i < n; i++) {
-        const char *s = json_object_get_string(json_object_array_get_idx(a, i));
+        const char *s = jdoc_string(jdoc_at(a, i));
         (*out)[i] = s ? s : "";
     }
     return n;
 }
 
-static void csr_matches(admission_result_t *r, json_object *spec)
+static void csr_matches(admission_result_t *r, const jdoc_value_t *spec)
 {
     const char *req = vjstr(spec, "request");
     if (!req || !*req) {
@@ -131,7 +135,7 @@ static void csr_matches(admission_result_t *r, json_object *spec)
                           "spec.commonName");
     /* Expected names: the CSR's SANs plus its CN (cert-manager adds a CN missing from the SANs). */
     const char **dns = NULL, **ips = NULL;
-    size_t nd = strs(vjget(spec, "dnsNames"), &dns), ni = strs(vjget(spec, "ipAddresses"), &ips);
+    size_t nd = strs(jdoc_get(spec, "dnsNames"), &dns), ni = strs(jdoc_get(spec, "ipAddresses"), &ips);
     size_t ed = csr->n_dns, ei = csr->n_ip;
     const char **edns = calloc(ed + 1, sizeof(*edns)), **eips = calloc(ei + 1, sizeof(*eips));
     if (edns && eips) {
@@ -147,11 +151,11 @@ static void csr_matches(admission_result_t *r, json_object *spec)
                 edns[ed++] = ccn;
         }
         if (!x509_dns_sets_equal(dns, nd, edns, ed))
-            admission_err(r, FE_INVALID, vjget(spec, "dnsNames"),
+            admission_err(r, FE_INVALID, jdoc_get(spec, "dnsNames"),
                           "must equal the DNS names of the CSR in spec.request (its subjectAltNames and common name)",
                           "spec.dnsNames");
         if (!x509_ip_sets_equal(ips, ni, eips, ei))
-            admission_err(r, FE_INVALID, vjget(spec, "ipAddresses"),
+            admission_err(r, FE_INVALID, jdoc_get(spec, "ipAddresses"),
                           "must equal the IP addresses of the CSR in spec.request", "spec.ipAddresses");
     }
     free(edns);
@@ -161,7 +165,7 @@ static void csr_matches(admission_result_t *r, json_object *spec)
     wcsr_free(csr);
 }
 
-void validate_order(enum admission_op op, json_object *oldobj, json_object *newobj, const admission_user_t *user,
+void validate_order(enum admission_op op, const jdoc_value_t *oldobj, const jdoc_value_t *newobj, const admission_user_t *user,
                     const admission_policy_t *policy, admission_result_t *r)
 {
     (void)user;
@@ -175,13 +179,13 @@ void validate_order(enum admission_op op, json_object *oldobj, json_object *newo
     }
     if (op != ADMISSION_CREATE)
         return;
-    json_object *spec = vjget(newobj, "spec");
-    if (!spec || !json_object_is_type(spec, json_type_object)) {
+    const jdoc_value_t *spec = jdoc_get(newobj, "spec");
+    if (!spec || !jdoc_is(spec, JDOC_OBJECT)) {
         admission_err(r, FE_REQUIRED, NULL, NULL, "spec");
         return;
     }
     issuer_ref(r, spec);
-    validate_identifiers(r, "spec.dnsNames", vjget(spec, "dnsNames"), "spec.ipAddresses", vjget(spec, "ipAddresses"),
+    validate_identifiers(r, "spec.dnsNames", jdoc_get(spec, "dnsNames"), "spec.ipAddresses", jdoc_get(spec, "ipAddresses"),
                          "spec.commonName", vjstr(spec, "commonName"), "spec.dnsNames");
     csr_matches(r, spec);
     const char *d = vjstr(spec, "duration");

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "kube/events.h"
+#include "kube/object.h"
 #include "util/log.h"
 
 #define DEFAULT_LEASE_MS 60000
@@ -58,14 +59,6 @@ static int64_t wall_ns(void)
 
 /* ---- records ---- */
 
-static const char *jstr(json_object *o, const char *k)
-{
-    json_object *v; /* borrowed */
-    if (o && json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string))
-        return json_object_get_string(v);
-    return NULL;
-}
-
 static int jint(json_object *o, const char *k)
 {
     json_object *v; /* borrowed */
@@ -87,11 +80,11 @@ void kube_lease_record_parse(json_object *lease, kube_lease_record_t *rec)
     memset(rec, 0, sizeof(*rec));
     json_object *spec = jobj(lease, "spec"); /* borrowed */
     const char *s;
-    if ((s = jstr(spec, "holderIdentity")))
+    if ((s = kube_obj_str(spec, "holderIdentity")))
         snprintf(rec->holder, sizeof(rec->holder), "%s", s);
-    if ((s = jstr(spec, "acquireTime")))
+    if ((s = kube_obj_str(spec, "acquireTime")))
         snprintf(rec->acquire_time, sizeof(rec->acquire_time), "%s", s);
-    if ((s = jstr(spec, "renewTime")))
+    if ((s = kube_obj_str(spec, "renewTime")))
         snprintf(rec->renew_time, sizeof(rec->renew_time), "%s", s);
     rec->duration_s = jint(spec, "leaseDurationSeconds");
     rec->transitions = jint(spec, "leaseTransitions");
@@ -136,7 +129,7 @@ static void set_label(json_object *lease)
         labels = json_object_new_object();
         json_object_object_add(meta, "labels", labels);
     }
-    if (!jstr(labels, MANAGED_BY_LABEL))
+    if (!kube_obj_str(labels, MANAGED_BY_LABEL))
         json_object_object_add(labels, MANAGED_BY_LABEL, json_object_new_string("kacme"));
 }
 
@@ -198,13 +191,13 @@ static enum round_result try_acquire_or_renew(kube_leader_t *l)
             LOG_V(1, "cannot create lease", "lease", l->name, "error", kube_error_str(&e, ebuf, sizeof(ebuf)));
             goto out;
         }
-        observe(l, &rec, jstr(jobj(out, "metadata"), "resourceVersion"), now);
+        observe(l, &rec, kube_obj_str(jobj(out, "metadata"), "resourceVersion"), now);
         res = ROUND_OK;
         goto out;
     }
 
     kube_lease_record_parse(lease, &rec);
-    observe(l, &rec, jstr(jobj(lease, "metadata"), "resourceVersion"), now);
+    observe(l, &rec, kube_obj_str(jobj(lease, "metadata"), "resourceVersion"), now);
     if (!kube_lease_can_acquire(&rec, l->identity, l->observed_ms, now)) {
         res = ROUND_HELD_BY_OTHER;
         goto out;
@@ -224,7 +217,7 @@ static enum round_result try_acquire_or_renew(kube_leader_t *l)
         LOG_V(1, "cannot update lease", "lease", l->name, "error", kube_error_str(&e, ebuf, sizeof(ebuf)));
         goto out;
     }
-    observe(l, &next, jstr(jobj(out, "metadata"), "resourceVersion"), now);
+    observe(l, &next, kube_obj_str(jobj(out, "metadata"), "resourceVersion"), now);
     res = ROUND_OK;
 out:
     json_object_put(lease);
