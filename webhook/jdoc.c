@@ -339,6 +339,8 @@ static void set_err(char *err, size_t errlen, yajl_handle h, const jdoc_t *d, co
     unsigned char *m = yajl_get_error(h, 0, (const unsigned char *)text, len);
     const char *s = m ? (const char *)m : "invalid JSON";
     size_t n = strcspn(s, "\n");
+    while (n && (s[n - 1] == '.' || s[n - 1] == ' ')) /* yajl ends some messages with ". " */
+        n--;
     snprintf(err, errlen, "%.*s at byte %zu", (int)(n < 200 ? n : 200), s, at);
     if (m)
         yajl_free_error(h, m);
