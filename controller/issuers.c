@@ -384,6 +384,96 @@ static int load_eab(ctrl_ctx_t *ctx, json_object *acme, const char *ns, acme_eab
     return 0;
 }
 
+/* Every Secret reference a DNS-01 provider can carry (the providers of the Issuer schema, not only those
+ * kacme implements: a reference that cannot be satisfied is a configuration error either way). The webhook
+ * provider's config is opaque to the controller and is not checked here. */
+static const struct {
+    const char *provider, *ref;
+} DNS01_SECRET_REFS[] = {
+    {"acmeDNS", "accountSecretRef"},
+    {"akamai", "clientTokenSecretRef"},
+    {"akamai", "clientSecretSecretRef"},
+    {"akamai", "accessTokenSecretRef"},
+    {"azureDNS", "clientSecretSecretRef"},
+    {"cloudDNS", "serviceAccountSecretRef"},
+    {"cloudflare", "apiKeySecretRef"},
+    {"cloudflare", "apiTokenSecretRef"},
+    {"digitalocean", "tokenSecretRef"},
+    {"rfc2136", "tsigSecretSecretRef"},
+    {"route53", "accessKeyIDSecretRef"},
+    {"route53", "secretAccessKeySecretRef"},
+};
+
+/* Appends "; " (unless first) and the formatted problem to buf (truncating silently). */
+static void append_problem(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append_problem(char *buf, size_t len, const char *fmt, ...)
+{
+    size_t n = strlen(buf);
+    if (n > 0 && n + 2 < len) {
+        memcpy(buf + n, "; ", 3);
+        n += 2;
+    }
+    if (n + 1 >= len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + n, len - n, fmt, ap);
+    va_end(ap);
+}
+
+/* Step 4: every Secret referenced by a DNS-01 solver must exist in ns and contain the referenced key (when
+ * the reference names one). Missing Secrets or keys → Ready=False InvalidSolver with all problems joined by
+ * "; " (permanent: re-checked after SECRET_RECHECK_MS, Secrets are not watched); an API error other than
+ * NotFound → InvalidSolver, retried with backoff. Returns 0 when all are present, -1 with r filled. Only
+ * existence is checked: whether the value works is the solver's business when it presents. */
+static int check_dns01_secrets(ctrl_ctx_t *ctx, json_object *acme, const char *ns, setup_res_t *r)
+{
+    json_object *solvers = ctrl_get(acme, "solvers"); /* borrowed */
+    if (!solvers || !json_object_is_type(solvers, json_type_array))
+        return 0;
+    char problems[sizeof r->msg] = "";
+    size_t n = json_object_array_length(solvers);
+    for (size_t i = 0; i < n; i++) {
+        json_object *dns01 = ctrl_get(json_object_array_get_idx(solvers, i), "dns01"); /* borrowed */
+        if (!dns01)
+            continue;
+        for (size_t j = 0; j < sizeof DNS01_SECRET_REFS / sizeof DNS01_SECRET_REFS[0]; j++) {
+            json_object *prov = ctrl_get(dns01, DNS01_SECRET_REFS[j].provider); /* borrowed */
+            json_object *ref = prov ? ctrl_get(prov, DNS01_SECRET_REFS[j].ref) : NULL;
+            const char *name = ref ? ctrl_str(ref, "name") : NULL;
+            if (!name || !*name)
+                continue; /* absent or incomplete references are the webhook's to reject */
+            const char *entry = ctrl_str(ref, "key");
+            json_object *secret = NULL; /* owned */
+            kube_error_t ke;
+            if (kube_get(ctx->kube, &KUBE_RES_SECRETS, ns, name, &secret, &ke) < 0) {
+                if (ke.type != KUBE_ERR_NOT_FOUND) {
+                    char eb[400];
+                    fail(r, SETUP_RETRY, "InvalidSolver", NULL,
+                         "Failed to read Secret %s/%s referenced by spec.acme.solvers[%zu].dns01.%s.%s: %s", ns, name,
+                         i, DNS01_SECRET_REFS[j].provider, DNS01_SECRET_REFS[j].ref, kube_error_str(&ke, eb, sizeof eb));
+                    return -1;
+                }
+                append_problem(problems, sizeof problems,
+                               "spec.acme.solvers[%zu].dns01.%s.%s: Secret %s/%s does not exist", i,
+                               DNS01_SECRET_REFS[j].provider, DNS01_SECRET_REFS[j].ref, ns, name);
+                continue;
+            }
+            json_object *data = ctrl_get(secret, "data"), *v = NULL; /* borrowed from secret */
+            if (entry && *entry && (!data || !json_object_object_get_ex(data, entry, &v)))
+                append_problem(problems, sizeof problems,
+                               "spec.acme.solvers[%zu].dns01.%s.%s: Secret %s/%s has no key \"%s\"", i,
+                               DNS01_SECRET_REFS[j].provider, DNS01_SECRET_REFS[j].ref, ns, name, entry);
+            json_object_put(secret);
+        }
+    }
+    if (!*problems)
+        return 0;
+    fail(r, SETUP_AFTER, "InvalidSolver", NULL, "%s", problems);
+    r->after_ms = SECRET_RECHECK_MS;
+    return -1;
+}
+
 /* The registered email: the first contact without "mailto:" ("" when none). */
 static const char *registered_email(const acme_account_t *a)
 {
@@ -443,7 +533,9 @@ static void setup(ctrl_ctx_t *ctx, json_object *obj, bool cluster, const char *k
         fail(r, SETUP_NORETRY, "ErrVerifyACMEAccount", NULL, "Failed to hash the ACME account key");
         goto out;
     }
-    /* 4: DNS-01 solver Secrets: kacme has no DNS-01 providers yet, nothing to check. */
+    /* 4 */
+    if (check_dns01_secrets(ctx, acme, ns, r) < 0)
+        goto out;
     /* 5 */
     char server_host[256], uri_host[256] = "";
     if (ctrl_issuers_url_host(server, server_host, sizeof server_host) < 0 || strncasecmp(server, "https://", 8) != 0) {

@@ -17,7 +17,11 @@
  * UID. Issuers without spec.acme are ignored; a deleted issuer (or one whose spec.acme went away) is
  * dropped from the registry.
  *
- * Ready reasons: ACMEAccountRegistered (True); InvalidConfig, InvalidURL, ErrVerifyACMEAccount,
+ * Before any ACME call every Secret referenced by a DNS-01 solver (rfc2136 tsigSecretSecretRef, and the
+ * secret references of the other providers of the schema) must exist in the issuer's resource namespace and
+ * hold the referenced key, else Ready=False InvalidSolver listing every problem ("; "-joined).
+ *
+ * Ready reasons: ACMEAccountRegistered (True); InvalidConfig, InvalidURL, InvalidSolver, ErrVerifyACMEAccount,
  * ErrRegisterACMEAccount, ErrUpdateACMEAccount (False). Events: Warning ErrInitIssuer on every setup
  * error (one sentence saying what is wrong), plus Warning InvalidURL / ErrRegisterACMEAccount /
  * ErrUpdateACMEAccount where §8.2 records them.

@@ -617,6 +617,72 @@ static void test_issuer_eab_secret(void **state)
     json_object_put(iss);
 }
 
+/* §8.2 step 4: Secrets referenced by DNS-01 solvers must exist and hold the key, before any ACME call. */
+static void test_issuer_dns01_secrets(void **state)
+{
+    fixture_t *f = *state;
+    json_object *obj;
+    char hash[ACME_KEY_HASH_LEN];
+    put_key_secret(f, "team-a", "acct", hash);
+    const char *spec =
+        "{\"server\":\"" UNREACHABLE "\",\"privateKeySecretRef\":{\"name\":\"acct\"},\"solvers\":["
+        "{\"http01\":{\"ingress\":{}}},"
+        "{\"dns01\":{\"rfc2136\":{\"nameserver\":\"192.0.2.1\",\"tsigKeyName\":\"k\","
+        "\"tsigSecretSecretRef\":{\"name\":\"tsig\",\"key\":\"secret\"}}}},"
+        "{\"dns01\":{\"cloudflare\":{\"apiTokenSecretRef\":{\"name\":\"cf\",\"key\":\"token\"}}}},"
+        "{\"dns01\":{\"webhook\":{\"groupName\":\"x.example\",\"solverName\":\"y\"}}}]}";
+
+    /* both Secrets missing → InvalidSolver naming each, "; "-joined; re-checked after minutes; no ACME call
+     * (the server is unreachable: registering would have failed with ErrRegisterACMEAccount) */
+    json_object *iss = make_issuer(false, spec, NULL);
+    kube_reconcile_result_t r = run_iss(f, iss, false, &obj);
+    assert_int_equal(r.kind, KUBE_RECONCILE_REQUEUE_AFTER);
+    assert_true(r.after_ms >= 60000);
+    assert_string_equal(cond_field(obj, "Ready", "status"), "False");
+    assert_string_equal(cond_field(obj, "Ready", "reason"), "InvalidSolver");
+    assert_string_equal(cond_field(obj, "Ready", "message"),
+                        "spec.acme.solvers[1].dns01.rfc2136.tsigSecretSecretRef: Secret team-a/tsig does not exist; "
+                        "spec.acme.solvers[2].dns01.cloudflare.apiTokenSecretRef: Secret team-a/cf does not exist");
+    assert_null(ctrl_accounts_get(f->ctx.accounts, "iss-uid"));
+    json_object_put(obj);
+
+    /* the TSIG Secret exists but without the key; the Cloudflare one is fine */
+    json_object *s = tu_json("{\"metadata\":{\"name\":\"tsig\",\"namespace\":\"team-a\"},"
+                             "\"data\":{\"other\":\"c2VjcmV0\"}}");
+    fake_api_put(f->api, "/api/v1/namespaces/team-a/secrets/tsig", s);
+    json_object_put(s);
+    s = tu_json("{\"metadata\":{\"name\":\"cf\",\"namespace\":\"team-a\"},\"data\":{\"token\":\"dG9r\"}}");
+    fake_api_put(f->api, "/api/v1/namespaces/team-a/secrets/cf", s);
+    json_object_put(s);
+    r = run_iss(f, iss, false, &obj);
+    assert_int_equal(r.kind, KUBE_RECONCILE_REQUEUE_AFTER);
+    assert_string_equal(cond_field(obj, "Ready", "reason"), "InvalidSolver");
+    assert_string_equal(cond_field(obj, "Ready", "message"),
+                        "spec.acme.solvers[1].dns01.rfc2136.tsigSecretSecretRef: Secret team-a/tsig has no key "
+                        "\"secret\"");
+    json_object_put(obj);
+
+    /* with the key present the check passes: the sync goes on to register (unreachable → transient) */
+    s = tu_json("{\"metadata\":{\"name\":\"tsig\",\"namespace\":\"team-a\"},"
+                "\"data\":{\"secret\":\"c2VjcmV0\"}}");
+    fake_api_put(f->api, "/api/v1/namespaces/team-a/secrets/tsig", s);
+    json_object_put(s);
+    r = run_iss(f, iss, false, &obj);
+    assert_int_equal(r.kind, KUBE_RECONCILE_ERROR);
+    assert_string_equal(cond_field(obj, "Ready", "reason"), "ErrRegisterACMEAccount");
+    json_object_put(obj);
+    json_object_put(iss);
+
+    /* a ClusterIssuer's solver Secrets live in --cluster-resource-namespace */
+    put_key_secret(f, "kacme-system", "acct", hash);
+    iss = make_issuer(true, spec, NULL);
+    r = run_iss(f, iss, true, &obj);
+    assert_string_equal(cond_field(obj, "Ready", "reason"), "InvalidSolver");
+    assert_non_null(strstr(cond_field(obj, "Ready", "message"), "Secret kacme-system/tsig does not exist"));
+    json_object_put(obj);
+    json_object_put(iss);
+}
+
 int main(void)
 {
     http_global_init();
@@ -630,6 +696,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_issuer_generates_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_issuer_fast_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_issuer_eab_secret, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_issuer_dns01_secrets, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
