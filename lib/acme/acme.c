@@ -434,16 +434,17 @@ static json_object *contact_array(const char *email)
     return arr;
 }
 
-/* newAccount with body; on 2xx sets kid from Location and returns the account in *out (may be NULL).
- * *status_out gets the HTTP status. */
-static int new_account(acme_client_t *c, json_object *body, acme_account_t **out, long *status_out,
-                       acme_error_t *e)
+/* newAccount with body, its round trips labelled action (cert-manager labels creation "register_account"
+ * and the onlyReturnExisting lookup "get_registration"); on 2xx sets kid from Location and returns the
+ * account in *out (may be NULL). *status_out gets the HTTP status. */
+static int new_account(acme_client_t *c, const char *action, json_object *body, acme_account_t **out,
+                       long *status_out, acme_error_t *e)
 {
     const acme_directory_t *d;
     http_response_t r;
     if (acme_directory_get(c, &d, e) != 0)
         return -1;
-    if (post_jws(c, "register_account", d->new_account, payload_text(body), true, NULL, ACME_JSON_MAX, &r, e) != 0)
+    if (post_jws(c, action, d->new_account, payload_text(body), true, NULL, ACME_JSON_MAX, &r, e) != 0)
         return -1;
     int rc = -1;
     acme_account_t *acct = NULL;
@@ -490,7 +491,7 @@ int acme_account_lookup(acme_client_t *c, acme_account_t **out, acme_error_t *e)
     json_object *body = json_object_new_object();
     json_object_object_add(body, "onlyReturnExisting", json_object_new_boolean(1));
     long st = 0;
-    int rc = new_account(c, body, out, &st, e);
+    int rc = new_account(c, "get_registration", body, out, &st, e);
     json_object_put(body);
     return rc;
 }
@@ -521,7 +522,7 @@ int acme_account_register(acme_client_t *c, const char *email, const acme_eab_t 
     }
     long st = 0;
     acme_account_t *acct = NULL;
-    if (new_account(c, body, &acct, &st, e) != 0)
+    if (new_account(c, "register_account", body, &acct, &st, e) != 0)
         goto out;
     if (st == 200) {
         /* The key already has an account: fetch it as cert-manager does (current contacts). */
@@ -693,16 +694,27 @@ int acme_order_new(acme_client_t *c, const acme_order_request_t *req, acme_order
     }
 }
 
-int acme_order_get(acme_client_t *c, const char *url, acme_order_t **out, acme_error_t *e)
+/* POST-as-GET of an order, labelled action. */
+static int order_fetch(acme_client_t *c, const char *action, const char *url, acme_order_t **out, acme_error_t *e)
 {
     acme_error_clear(e);
     *out = NULL;
     http_response_t r;
-    if (post_jws(c, "get_order", url, NULL, false, NULL, ACME_JSON_MAX, &r, e) != 0)
+    if (post_jws(c, action, url, NULL, false, NULL, ACME_JSON_MAX, &r, e) != 0)
         return -1;
     int rc = order_from_response(&r, url, out, e);
     http_response_clear(&r);
     return rc;
+}
+
+int acme_order_get(acme_client_t *c, const char *url, acme_order_t **out, acme_error_t *e)
+{
+    return order_fetch(c, "get_order", url, out, e);
+}
+
+int acme_order_poll(acme_client_t *c, const char *url, acme_order_t **out, acme_error_t *e)
+{
+    return order_fetch(c, "wait_order", url, out, e);
 }
 
 int acme_order_finalize(acme_client_t *c, const acme_order_t *order, const unsigned char *csr_der, size_t csr_len,
@@ -756,12 +768,13 @@ int acme_order_finalize(acme_client_t *c, const acme_order_t *order, const unsig
 
 /* ----- authorizations and challenges ------------------------------------------------------------------- */
 
-int acme_authz_get(acme_client_t *c, const char *url, acme_authz_t **out, acme_error_t *e)
+/* POST-as-GET of an authorization, labelled action. */
+static int authz_fetch(acme_client_t *c, const char *action, const char *url, acme_authz_t **out, acme_error_t *e)
 {
     acme_error_clear(e);
     *out = NULL;
     http_response_t r;
-    if (post_jws(c, "get_authorization", url, NULL, false, NULL, ACME_JSON_MAX, &r, e) != 0)
+    if (post_jws(c, action, url, NULL, false, NULL, ACME_JSON_MAX, &r, e) != 0)
         return -1;
     char perr[160];
     int rc = -1;
@@ -781,6 +794,16 @@ int acme_authz_get(acme_client_t *c, const char *url, acme_authz_t **out, acme_e
 out:
     http_response_clear(&r);
     return rc;
+}
+
+int acme_authz_get(acme_client_t *c, const char *url, acme_authz_t **out, acme_error_t *e)
+{
+    return authz_fetch(c, "get_authorization", url, out, e);
+}
+
+int acme_authz_poll(acme_client_t *c, const char *url, acme_authz_t **out, acme_error_t *e)
+{
+    return authz_fetch(c, "wait_authorization", url, out, e);
 }
 
 int acme_challenge_accept(acme_client_t *c, const char *url, enum acme_status *status_out, acme_error_t *e)

@@ -38,8 +38,8 @@
  *              (then acme_account_update_contact when acct's first contact differs from the spec email).
  *   order:     acme_order_new → for each authorization URL acme_authz_get (status valid: no Challenge)
  *   challenge: acme_client_key_authorization / acme_dns01_value → present → acme_challenge_accept →
- *              poll acme_authz_get until valid/invalid
- *   order:     acme_order_get until ready → acme_order_finalize(csr) → acme_order_get while processing
+ *              poll acme_authz_poll until valid/invalid
+ *   order:     acme_order_poll until ready → acme_order_finalize(csr) → acme_order_poll while processing
  *              (honour out->retry_after_ms) → acme_cert_fetch(certificate, preferredChain)
  */
 
@@ -190,11 +190,25 @@ const acme_challenge_t *acme_authz_find_challenge(const acme_authz_t *a, const c
 typedef struct acme_client acme_client_t;
 
 /* Called once per HTTP round trip (retries and nonce fetches included) for
- * certmanager_http_acme_client_request_{count,duration_seconds}. action is one of: discover,
- * register_account, get_registration, update_registration, authorize_order, get_order, wait_order,
- * create_order_cert, fetch_cert, list_cert_alternates, get_authorization, accept_challenge,
- * get_challenge, get_renewal_info, unnamed_action. status is the HTTP status or 999 without response.
- * Called from the requesting thread; must be thread-safe and quick. */
+ * certmanager_http_acme_client_request_{count,duration_seconds}. action is cert-manager's name of the
+ * operation the round trip belongs to (a newNonce HEAD carries the action of the POST it is for):
+ *   discover             directory GET (acme_directory_get, also on first use by any call)
+ *   register_account     newAccount creating the account (acme_account_register)
+ *   get_registration     newAccount with onlyReturnExisting (acme_account_lookup, and acme_account_register
+ *                        after a 200 "account exists", as cert-manager's GetReg)
+ *   update_registration  acme_account_update_contact
+ *   authorize_order      acme_order_new
+ *   get_order            acme_order_get (also acme_order_finalize's re-fetch of a finalized order)
+ *   wait_order           acme_order_poll
+ *   create_order_cert    acme_order_finalize
+ *   fetch_cert, list_cert_alternates   acme_cert_fetch (default chain, alternate chains)
+ *   get_authorization    acme_authz_get
+ *   wait_authorization   acme_authz_poll
+ *   accept_challenge     acme_challenge_accept
+ *   get_renewal_info     acme_renewal_info
+ * cert-manager's get_challenge (GET of a challenge URL) and unnamed_action are never emitted: kacme reads a
+ * challenge's state from its authorization and names every request. status is the HTTP status or 999
+ * without response. Called from the requesting thread; must be thread-safe and quick. */
 typedef void (*acme_metrics_fn)(void *ud, const char *action, const char *method, const char *scheme,
                                 const char *host, int status, double seconds);
 
@@ -242,8 +256,8 @@ typedef struct acme_eab {
 int acme_account_register(acme_client_t *c, const char *email, const acme_eab_t *eab, acme_account_t **out,
                           acme_error_t *e);
 
-/* newAccount with onlyReturnExisting (§7.3.1): the existing account for this key, sets the kid.
- * No account → TERMINAL with type accountDoesNotExist. */
+/* newAccount with onlyReturnExisting (§7.3.1, action "get_registration"): the existing account for this key,
+ * sets the kid. No account → TERMINAL with type accountDoesNotExist. */
 int acme_account_lookup(acme_client_t *c, acme_account_t **out, acme_error_t *e);
 
 /* Updates the account's contact (§7.3.2) to ["mailto:<lower-cased email>"] or [] when email is NULL/"".
@@ -268,17 +282,27 @@ int acme_order_new(acme_client_t *c, const acme_order_request_t *req, acme_order
 /* POST-as-GET of an order (action "get_order"). */
 int acme_order_get(acme_client_t *c, const char *url, acme_order_t **out, acme_error_t *e);
 
+/* The same request as acme_order_get, labelled "wait_order" as cert-manager labels its polls of an order
+ * waiting to become ready/valid: use it for the repeated fetches while an order is pending or processing.
+ * One round trip, never sleeps (out->retry_after_ms says when to poll again). */
+int acme_order_poll(acme_client_t *c, const char *url, acme_order_t **out, acme_error_t *e);
+
 /* Finalizes order (§7.4, action "create_order_cert") with the CSR in DER. If order->status is already
  * valid or processing, no finalize is sent: the order is fetched again (action "get_order") and returned
  * (fetch its certificate when valid). If the server answers
  * 403 orderNotReady the order is fetched again and returned when it is valid or processing (an earlier
  * finalize went through). *out is the order after finalization: "valid" (certificate URL set) or
- * "processing" (poll acme_order_get after out->retry_after_ms, or your own period when 0). */
+ * "processing" (poll acme_order_poll after out->retry_after_ms, or your own period when 0). */
 int acme_order_finalize(acme_client_t *c, const acme_order_t *order, const unsigned char *csr_der,
                         size_t csr_len, acme_order_t **out, acme_error_t *e);
 
 /* POST-as-GET of an authorization (action "get_authorization"). */
 int acme_authz_get(acme_client_t *c, const char *url, acme_authz_t **out, acme_error_t *e);
+
+/* The same request as acme_authz_get, labelled "wait_authorization" as cert-manager labels its polls of an
+ * authorization after accepting a challenge: use it for those polls. One round trip, never sleeps
+ * (out->retry_after_ms says when to poll again). */
+int acme_authz_poll(acme_client_t *c, const char *url, acme_authz_t **out, acme_error_t *e);
 
 /* Tells the server to validate a challenge: POST {} to its URL (§7.5.1, action "accept_challenge").
  * *status_out (may be NULL) gets the challenge status from the response. */

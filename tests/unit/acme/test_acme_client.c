@@ -269,17 +269,42 @@ static const char *order_pending = "{\"status\":\"pending\",\"identifiers\":[{\"
                                    "\"a.example\"}],\"authorizations\":[\"%B/authz/1\"],\"finalize\":\"%B/fin/1\"}";
 
 static int requests;
+/* "action METHOD status" of every metered round trip since client_for, in order */
+static char metered[MAX_LOG][64];
+static size_t n_metered;
 static void count_metric(void *ud, const char *action, const char *method, const char *scheme, const char *host,
                          int status, double seconds)
 {
     (void)ud;
-    (void)action;
-    (void)method;
     (void)scheme;
     (void)host;
-    (void)status;
     (void)seconds;
+    pthread_mutex_lock(&mu);
+    if (n_metered < MAX_LOG)
+        snprintf(metered[n_metered++], sizeof(metered[0]), "%s %s %d", action, method, status);
+    pthread_mutex_unlock(&mu);
     __atomic_add_fetch(&requests, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Asserts the metered round trips since the last call were exactly the NULL-terminated list, then forgets
+ * them. */
+static void expect_metered(const char *first, ...)
+{
+    va_list ap;
+    va_start(ap, first);
+    size_t i = 0;
+    pthread_mutex_lock(&mu);
+    for (const char *want = first; want; want = va_arg(ap, const char *), i++) {
+        if (i >= n_metered)
+            fail_msg("missing metered request %zu: want \"%s\"", i, want);
+        if (strcmp(metered[i], want) != 0)
+            fail_msg("metered request %zu: got \"%s\", want \"%s\"", i, metered[i], want);
+    }
+    if (i != n_metered)
+        fail_msg("unexpected metered request %zu: \"%s\"", i, metered[i]);
+    n_metered = 0;
+    pthread_mutex_unlock(&mu);
+    va_end(ap);
 }
 
 static acme_client_t *client_for(const char *directory, acme_key_t **key)
@@ -295,6 +320,9 @@ static acme_client_t *client_for(const char *directory, acme_key_t **key)
     assert_non_null(c);
     acme_set_account_url(c, "https://example/acct/1");
     requests = 0;
+    pthread_mutex_lock(&mu);
+    n_metered = 0;
+    pthread_mutex_unlock(&mu);
     return c;
 }
 
@@ -577,6 +605,67 @@ static void test_accounts(void **state)
     acme_key_free(k);
 }
 
+/* The action label of every round trip is cert-manager's name for the operation (behaviour §9.4): account
+ * creation register_account, the onlyReturnExisting lookup get_registration (also after a 200 from
+ * newAccount), polls wait_order / wait_authorization; a newNonce HEAD carries the action it is fetched for. */
+static void test_metric_actions(void **state)
+{
+    (void)state;
+    acme_key_t *k;
+    acme_client_t *c = client_for(dir_plain, &k);
+    acme_set_account_url(c, NULL);
+    add_rule("POST", "/acct", 200, "Location: https://x/acct/5", "{\"status\":\"valid\"}", -1);
+    acme_account_t *a = NULL;
+    acme_error_t e;
+    /* register → 200 (exists) → lookup; the first POST reuses no nonce, the lookup takes the one returned */
+    assert_int_equal(acme_account_register(c, "ops@example.com", NULL, &a, &e), 0);
+    acme_account_free(a);
+    expect_metered("discover GET 200", "register_account HEAD 200", "register_account POST 200",
+                   "get_registration POST 200", NULL);
+    /* a lookup on its own (fresh client: nonce fetched under the lookup's name) */
+    acme_client_free(c);
+    acme_key_free(k);
+    c = client_for(dir_plain, &k);
+    acme_set_account_url(c, NULL);
+    add_rule("POST", "/acct", 200, "Location: https://x/acct/5", "{\"status\":\"valid\"}", -1);
+    assert_int_equal(acme_account_lookup(c, &a, &e), 0);
+    acme_account_free(a);
+    expect_metered("discover GET 200", "get_registration HEAD 200", "get_registration POST 200", NULL);
+
+    /* order and authorization: a plain get vs a poll */
+    add_rule("POST", "/order/1", 200, NULL, order_pending, -1);
+    add_rule("POST", "/authz/1", 200, NULL,
+             "{\"status\":\"pending\",\"identifier\":{\"type\":\"dns\",\"value\":\"a.example\"},"
+             "\"challenges\":[{\"type\":\"http-01\",\"url\":\"%B/chall/1\",\"token\":\"tok\","
+             "\"status\":\"pending\"}]}", -1);
+    char ourl[128], aurl[128];
+    snprintf(ourl, sizeof(ourl), "%s/order/1", base);
+    snprintf(aurl, sizeof(aurl), "%s/authz/1", base);
+    acme_order_t *o = NULL;
+    assert_int_equal(acme_order_get(c, ourl, &o, &e), 0);
+    acme_order_free(o);
+    assert_int_equal(acme_order_poll(c, ourl, &o, &e), 0);
+    assert_int_equal(o->status, ACME_STATUS_PENDING);
+    acme_order_free(o);
+    acme_authz_t *az = NULL;
+    assert_int_equal(acme_authz_get(c, aurl, &az, &e), 0);
+    acme_authz_free(az);
+    assert_int_equal(acme_authz_poll(c, aurl, &az, &e), 0);
+    assert_int_equal(az->status, ACME_STATUS_PENDING);
+    assert_string_equal(az->url, aurl);
+    acme_authz_free(az);
+    expect_metered("get_order POST 200", "wait_order POST 200", "get_authorization POST 200",
+                   "wait_authorization POST 200", NULL);
+    /* a failing poll is metered under its name too */
+    add_rule("POST", "/authz/2", 404, NULL, "{\"type\":\"urn:ietf:params:acme:error:malformed\"}", -1);
+    snprintf(aurl, sizeof(aurl), "%s/authz/2", base);
+    assert_int_equal(acme_authz_poll(c, aurl, &az, &e), -1);
+    assert_null(az);
+    expect_metered("wait_authorization POST 404", NULL);
+    acme_client_free(c);
+    acme_key_free(k);
+}
+
 static void test_bad_directory_and_caps(void **state)
 {
     (void)state;
@@ -643,7 +732,7 @@ int main(void)
         cmocka_unit_test(test_rate_limited),     cmocka_unit_test(test_server_error),
         cmocka_unit_test(test_bad_nonce),        cmocka_unit_test(test_finalize_already_valid),
         cmocka_unit_test(test_accounts),         cmocka_unit_test(test_bad_directory_and_caps),
-        cmocka_unit_test(test_transport_error),
+        cmocka_unit_test(test_transport_error),  cmocka_unit_test(test_metric_actions),
     };
     return cmocka_run_group_tests(tests, server_up, server_down);
 }
