@@ -392,7 +392,8 @@ CHALLENGE = crd("acme.cert-manager.io", "Challenge", "challenges", "challenge", 
     {"name": "Domain", "type": "string", "jsonPath": ".spec.dnsName"},
     {"name": "Reason", "type": "string", "jsonPath": ".status.reason", "priority": 1,
      "description": "Human readable explanation of the state."},
-    AGE], ["cert-manager", "cert-manager-acme"])
+    AGE], ["cert-manager", "cert-manager-acme"],
+    selectable=[".spec.issuerRef.group", ".spec.issuerRef.kind", ".spec.issuerRef.name"])
 
 CONDITION_ITEM = lambda what: obj(f"A condition of the {what}.", {
     "type": s("Type of the condition (e.g. `Ready`)."),
