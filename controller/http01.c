@@ -137,6 +137,22 @@ static const char *edit_in_place_name(json_object *ing)
     return n && *n ? n : NULL;
 }
 
+static ctrl_http01_options_t g_opts = {.runtime_class_name = NULL, .ingress_path_type_exact = true};
+
+void ctrl_http01_options_init(ctrl_http01_options_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->ingress_path_type_exact = true;
+}
+
+void ctrl_http01_set_options(const ctrl_http01_options_t *o)
+{
+    if (o)
+        g_opts = *o;
+    else
+        ctrl_http01_options_init(&g_opts);
+}
+
 /* Settings from the controller flags; *labels is owned by the caller (json_object_put). */
 static int settings_of(ctrl_ctx_t *ctx, http01_settings_t *s, json_object **labels, char *err, size_t errlen)
 {
@@ -150,6 +166,8 @@ static int settings_of(ctrl_ctx_t *ctx, http01_settings_t *s, json_object **labe
     s->limit_cpu = o->solver_limits_cpu;
     s->limit_memory = o->solver_limits_memory;
     s->run_as_non_root = o->solver_run_as_non_root;
+    s->runtime_class_name = g_opts.runtime_class_name;
+    s->path_type_implementation_specific = !g_opts.ingress_path_type_exact;
     s->extra_labels = *labels;
     return 0;
 }
@@ -372,8 +390,8 @@ out:
 }
 
 /* Edit in place: our path → svc in the named Ingress (GET, edit, PUT with its resourceVersion). */
-static int edit_ingress(ctrl_ctx_t *ctx, const http01_challenge_t *ch, const char *name, const char *svc, bool add,
-                        char *err, size_t errlen)
+static int edit_ingress(ctrl_ctx_t *ctx, const http01_challenge_t *ch, const http01_settings_t *s, const char *name,
+                        const char *svc, bool add, char *err, size_t errlen)
 {
     json_object *ing = NULL;
     kube_error_t ke;
@@ -386,7 +404,7 @@ static int edit_ingress(ctrl_ctx_t *ctx, const http01_challenge_t *ch, const cha
         return -1;
     }
     bool changed = false;
-    int erc = add ? http01_ingress_add_path(ing, ch, svc, &changed, err, errlen)
+    int erc = add ? http01_ingress_add_path(ing, ch, s, svc, &changed, err, errlen)
                   : http01_ingress_remove_path(ing, ch, &changed, err, errlen);
     if (erc != 0)
         goto out;
@@ -451,7 +469,7 @@ static int http01_present(ctrl_ctx_t *ctx, json_object *challenge, char *err, si
     }
     const char *name = edit_in_place_name(ing);
     if (name)
-        rc = edit_ingress(ctx, &ch, name, svc, true, err, errlen);
+        rc = edit_ingress(ctx, &ch, &s, name, svc, true, err, errlen);
     else
         rc = ensure_ingress(ctx, &ch, ing, &s, svc, err, errlen);
 out:
@@ -496,7 +514,7 @@ static int http01_clean_up(ctrl_ctx_t *ctx, json_object *challenge, char *err, s
     json_object *ing = ingress_config(challenge, e1, sizeof(e1));
     const char *name = ing ? edit_in_place_name(ing) : NULL;
     if (name) {
-        if (edit_ingress(ctx, &ch, name, NULL, false, e1, sizeof(e1)) != 0) {
+        if (edit_ingress(ctx, &ch, NULL, name, NULL, false, e1, sizeof(e1)) != 0) {
             adderr(err, errlen, e1);
             rc = -1;
         }

@@ -2,6 +2,7 @@
 #ifndef KACME_CONTROLLER_HTTP01_H
 #define KACME_CONTROLLER_HTTP01_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <json-c/json.h>
@@ -24,6 +25,21 @@
  *             left behind when the cache lags), or remove only our path from the named Ingress (gone:
  *             fine). Errors are aggregated; NotFound counts as deleted.
  */
+
+/* Controller flags of the HTTP-01 solver that ctrl_options_t (ctx.h) does not carry. Strings borrowed: they
+ * must outlive the controller (main passes argv). */
+typedef struct ctrl_http01_options {
+    const char *runtime_class_name; /* --acme-http01-solver-runtime-class-name; NULL/"": no runtimeClassName */
+    bool ingress_path_type_exact;   /* feature gate ACMEHTTP01IngressPathTypeExact (default true); false: the
+                                       challenge path of solver Ingresses gets pathType ImplementationSpecific */
+} ctrl_http01_options_t;
+
+/* Defaults of ctrl_http01_options_t (no runtime class, pathType Exact). */
+void ctrl_http01_options_init(ctrl_http01_options_t *o);
+
+/* Sets the options above; call once from main after flag parsing, before workers start (not locked: read
+ * by the workers afterwards). o is copied (its strings are not). Without a call the defaults apply. */
+void ctrl_http01_set_options(const ctrl_http01_options_t *o);
 
 /* Parses --acme-http01-solver-extra-labels "k=v,k2=v2" (spaces around entries ignored, empty entries
  * skipped) into a new JSON object {k: v} (owned). NULL/"" → an empty object. Returns 0, or -1 with err for

@@ -19,6 +19,7 @@
 #include "accounts.h"
 #include "ctx.h"
 #include "dns01.h"
+#include "http01.h"
 #include "kube/config.h"
 #include "kube/leader.h"
 #include "ops/health.h"
@@ -88,6 +89,7 @@ static void usage(FILE *f)
             "  --acme-http01-solver-run-as-non-root BOOL (true)\n"
             "  --acme-http01-solver-nameservers LIST     host:port,... for the self-check (split horizon)\n"
             "  --acme-http01-solver-extra-labels LIST    k=v,... added to solver resources\n"
+            "  --acme-http01-solver-runtime-class-name NAME  runtimeClassName of solver pods (default none)\n"
             "  --acme-http01-self-check-passes N         consecutive passes needed (default 2)\n"
             "  --acme-http01-self-check-spacing DURATION spacing between passes (default 1s)\n"
             "  --kube-api-qps F / --kube-api-burst N     client-side rate limit (20 / 50)\n"
@@ -284,6 +286,8 @@ int main(int argc, char **argv)
         .burst = 50,
     };
     ctrl_dns01_options_t dns01 = {.check_settle_period_ms = 60000};
+    ctrl_http01_options_t http01;
+    ctrl_http01_options_init(&http01);
     char solver_image[256], user_agent[128];
     snprintf(solver_image, sizeof(solver_image), "ghcr.io/kacme/acmesolver:%s", kacme_version());
     snprintf(user_agent, sizeof(user_agent), "kacme-controller/%s", kacme_version());
@@ -294,7 +298,7 @@ int main(int argc, char **argv)
         O_KUBECONFIG = 1000, O_NAMESPACE, O_CRNS, O_CONTROLLERS, O_WORKERS, O_MAXCC, O_MAXPS, O_RETRY, O_APPROVE,
         O_IMAGE, O_RQCPU, O_RQMEM, O_LMCPU, O_LMMEM, O_NONROOT, O_NS_SOLVER, O_EXTRA, O_PASSES, O_SPACING, O_QPS,
         O_BURST, O_LE, O_LENS, O_LEDUR, O_LERENEW, O_LERETRY, O_METRICS, O_HEALTHZ, O_V, O_LOGFMT, O_VERSION,
-        O_HELP, O_DNS01_NS, O_DNS01_NS_ONLY, O_DNS01_SETTLE
+        O_HELP, O_DNS01_NS, O_DNS01_NS_ONLY, O_DNS01_SETTLE, O_RUNTIME_CLASS
     };
     static const struct option longopts[] = {
         {"kubeconfig", required_argument, NULL, O_KUBECONFIG},
@@ -317,6 +321,7 @@ int main(int argc, char **argv)
         {"acme-http01-solver-run-as-non-root", optional_argument, NULL, O_NONROOT},
         {"acme-http01-solver-nameservers", required_argument, NULL, O_NS_SOLVER},
         {"acme-http01-solver-extra-labels", required_argument, NULL, O_EXTRA},
+        {"acme-http01-solver-runtime-class-name", required_argument, NULL, O_RUNTIME_CLASS},
         {"acme-http01-self-check-passes", required_argument, NULL, O_PASSES},
         {"acme-http01-self-check-spacing", required_argument, NULL, O_SPACING},
         {"kube-api-qps", required_argument, NULL, O_QPS},
@@ -360,6 +365,7 @@ int main(int argc, char **argv)
         case O_NONROOT: bad = parse_bool(optarg, &opts.solver_run_as_non_root) != 0; break;
         case O_NS_SOLVER: opts.solver_nameservers = optarg; break;
         case O_EXTRA: opts.solver_extra_labels = optarg; break;
+        case O_RUNTIME_CLASS: http01.runtime_class_name = optarg; break;
         case O_PASSES: bad = parse_int(optarg, 1, 100, &opts.selfcheck_passes) != 0; break;
         case O_SPACING: bad = util_parse_duration_ms(optarg, &opts.selfcheck_spacing_ms) != 0; break;
         case O_QPS: {
@@ -402,6 +408,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "kacme-controller: %s\n", err);
         return 2;
     }
+    ctrl_http01_set_options(&http01);
 
     /* Signals are taken synchronously by main with sigtimedwait: block them before any thread starts. */
     sigset_t sigs;

@@ -427,12 +427,19 @@ json_object *http01_build_service(const http01_challenge_t *ch, json_object *ing
     return svc;
 }
 
+/* The pathType of the challenge path: Exact, or ImplementationSpecific with ACMEHTTP01IngressPathTypeExact=false
+ * (for ingress controllers that do not implement Exact). */
+static const char *path_type(const http01_settings_t *s)
+{
+    return s && s->path_type_implementation_specific ? "ImplementationSpecific" : "Exact";
+}
+
 /* One HTTPIngressPath for the challenge (new, owned). */
-static json_object *challenge_ingress_path(const char *path, const char *service_name)
+static json_object *challenge_ingress_path(const char *path, const char *service_name, const http01_settings_t *s)
 {
     json_object *p = json_object_new_object();
     set_str(p, "path", path);
-    set_str(p, "pathType", "Exact");
+    set_str(p, "pathType", path_type(s));
     json_object *num = json_object_new_object();
     json_object_object_add(num, "number", json_object_new_int(HTTP01_SOLVER_PORT));
     json_object *svc = json_object_new_object();
@@ -445,13 +452,14 @@ static json_object *challenge_ingress_path(const char *path, const char *service
 }
 
 /* A rule for the challenge's host (none for an IP) with one path (new, owned). */
-static json_object *challenge_rule(const http01_challenge_t *ch, const char *path, const char *service_name)
+static json_object *challenge_rule(const http01_challenge_t *ch, const char *path, const char *service_name,
+                                   const http01_settings_t *s)
 {
     json_object *rule = json_object_new_object();
     if (!http01_is_ip(ch->dns_name))
         set_str(rule, "host", ch->dns_name);
     json_object *paths = json_object_new_array();
-    json_object_array_add(paths, challenge_ingress_path(path, service_name));
+    json_object_array_add(paths, challenge_ingress_path(path, service_name, s));
     json_object *http = json_object_new_object();
     json_object_object_add(http, "paths", paths);
     json_object_object_add(rule, "http", http);
@@ -519,7 +527,7 @@ json_object *http01_build_ingress(const http01_challenge_t *ch, json_object *ing
     if (icn)
         set_str(spec, "ingressClassName", icn);
     json_object *rules = json_object_new_array();
-    json_object_array_add(rules, challenge_rule(ch, path, service_name));
+    json_object_array_add(rules, challenge_rule(ch, path, service_name, s));
     json_object_object_add(spec, "rules", rules);
     json_object_object_add(ing, "spec", spec);
     return ing;
@@ -562,8 +570,8 @@ static const char *wanted_host(const http01_challenge_t *ch)
     return http01_is_ip(ch->dns_name) ? "" : ch->dns_name;
 }
 
-int http01_ingress_add_path(json_object *ing, const http01_challenge_t *ch, const char *service_name,
-                            bool *changed, char *err, size_t errlen)
+int http01_ingress_add_path(json_object *ing, const http01_challenge_t *ch, const http01_settings_t *s,
+                            const char *service_name, bool *changed, char *err, size_t errlen)
 {
     *changed = false;
     char path[512];
@@ -587,20 +595,20 @@ int http01_ingress_add_path(json_object *ing, const http01_challenge_t *ch, cons
                 continue;
             if (path_backend_is(p, service_name))
                 return 0;
-            json_object_array_put_idx(paths, j, challenge_ingress_path(path, service_name));
+            json_object_array_put_idx(paths, j, challenge_ingress_path(path, service_name, s));
             *changed = true;
             return 0;
         }
         /* prepend: json-c has no insert, so rebuild the array with ours first */
         json_object *np = json_object_new_array();
-        json_object_array_add(np, challenge_ingress_path(path, service_name));
+        json_object_array_add(np, challenge_ingress_path(path, service_name, s));
         for (size_t j = 0; j < json_object_array_length(paths); j++)
             json_object_array_add(np, json_object_get(json_object_array_get_idx(paths, j)));
         json_object_object_add(get_obj(rule, "http"), "paths", np);
         *changed = true;
         return 0;
     }
-    json_object_array_add(rules, challenge_rule(ch, path, service_name));
+    json_object_array_add(rules, challenge_rule(ch, path, service_name, s));
     *changed = true;
     return 0;
 }

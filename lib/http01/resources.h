@@ -44,11 +44,13 @@ typedef struct http01_settings {
     const char *limit_memory;        /* ...-limits-memory; NULL: 64Mi */
     bool run_as_non_root;            /* --acme-http01-solver-run-as-non-root (default true) */
     const char *runtime_class_name;  /* --acme-http01-solver-runtime-class-name; NULL/"": none */
+    bool path_type_implementation_specific; /* feature gate ACMEHTTP01IngressPathTypeExact=false: the challenge
+                                               path's pathType is ImplementationSpecific (default false: Exact) */
     json_object *extra_labels;       /* --acme-http01-solver-extra-labels as {key: value}; borrowed; NULL: none.
                                         The three identity keys are ignored. */
 } http01_settings_t;
 
-/* Defaults of every setting (run_as_non_root true, everything else NULL). */
+/* Defaults of every setting (run_as_non_root true, everything else NULL/false). */
 void http01_settings_init(http01_settings_t *s);
 
 /* Adler-32 (RFC 1950 §8.2) of len bytes: the identity labels hold it in decimal. */
@@ -95,14 +97,15 @@ const char *http01_ingress_first_backend(json_object *ing);
 int http01_challenge_path(const http01_challenge_t *ch, char *buf, size_t buflen);
 
 /*
- * Edit in place (solver ingress `name` set): adds the challenge path → service_name:8089 to the rule whose
+ * Edit in place (solver ingress `name` set): adds the challenge path → service_name:8089 (pathType from s;
+ * s NULL: defaults) to the rule whose
  * host equals dnsName in ing (modified in place, borrowed). Same path with the same backend: no change;
  * same path with another backend: replaced; otherwise the path is prepended; no rule for the host: a new
  * rule is appended. Other rules and paths are kept. *changed tells whether ing must be written back
  * (PUT with its resourceVersion). Returns 0, or -1 with err filled when ing is not an Ingress shape.
  */
-int http01_ingress_add_path(json_object *ing, const http01_challenge_t *ch, const char *service_name,
-                            bool *changed, char *err, size_t errlen);
+int http01_ingress_add_path(json_object *ing, const http01_challenge_t *ch, const http01_settings_t *s,
+                            const char *service_name, bool *changed, char *err, size_t errlen);
 
 /* Clean-up of an edited Ingress: removes only paths equal to the challenge path from rules whose host
  * equals dnsName, and drops those rules left without paths. *changed as above. Returns 0 or -1. */

@@ -280,14 +280,14 @@ static void test_edit_in_place(void **state)
 
     /* host rule exists with another path: ours is prepended, other rules untouched */
     json_object *ing = load_golden("edit_input");
-    assert_int_equal(http01_ingress_add_path(ing, &CH, "cm-acme-http-solver-abcde", &changed, err, sizeof(err)), 0);
+    assert_int_equal(http01_ingress_add_path(ing, &CH, NULL, "cm-acme-http-solver-abcde", &changed, err, sizeof(err)), 0);
     assert_true(changed);
     check_golden("edit_added", json_object_get(ing));
     /* again: no change */
-    assert_int_equal(http01_ingress_add_path(ing, &CH, "cm-acme-http-solver-abcde", &changed, err, sizeof(err)), 0);
+    assert_int_equal(http01_ingress_add_path(ing, &CH, NULL, "cm-acme-http-solver-abcde", &changed, err, sizeof(err)), 0);
     assert_false(changed);
     /* another service for the same path: replaced in place */
-    assert_int_equal(http01_ingress_add_path(ing, &CH, "cm-acme-http-solver-zzzzz", &changed, err, sizeof(err)), 0);
+    assert_int_equal(http01_ingress_add_path(ing, &CH, NULL, "cm-acme-http-solver-zzzzz", &changed, err, sizeof(err)), 0);
     assert_true(changed);
     assert_string_equal(http01_ingress_first_backend(ing) ? "x" : "", "x");
     check_golden("edit_replaced", json_object_get(ing));
@@ -303,7 +303,7 @@ static void test_edit_in_place(void **state)
     http01_challenge_t other = CH;
     other.dns_name = "new.example.com";
     ing = load_golden("edit_input");
-    assert_int_equal(http01_ingress_add_path(ing, &other, "cm-acme-http-solver-abcde", &changed, err, sizeof(err)), 0);
+    assert_int_equal(http01_ingress_add_path(ing, &other, NULL, "cm-acme-http-solver-abcde", &changed, err, sizeof(err)), 0);
     assert_true(changed);
     check_golden("edit_appended", json_object_get(ing));
     assert_int_equal(http01_ingress_remove_path(ing, &other, &changed, err, sizeof(err)), 0);
@@ -313,20 +313,87 @@ static void test_edit_in_place(void **state)
 
     /* an Ingress without spec or rules */
     ing = json_tokener_parse("{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"Ingress\"}");
-    assert_int_equal(http01_ingress_add_path(ing, &CH, "svc", &changed, err, sizeof(err)), 0);
+    assert_int_equal(http01_ingress_add_path(ing, &CH, NULL, "svc", &changed, err, sizeof(err)), 0);
     assert_true(changed);
     assert_string_equal(http01_ingress_first_backend(ing), "svc");
     assert_int_equal(http01_ingress_remove_path(ing, &CH, &changed, err, sizeof(err)), 0);
     assert_true(changed);
     assert_null(http01_ingress_first_backend(ing));
     json_object_put(ing);
-    assert_int_equal(http01_ingress_add_path(NULL, &CH, "svc", &changed, err, sizeof(err)), -1);
+    assert_int_equal(http01_ingress_add_path(NULL, &CH, NULL, "svc", &changed, err, sizeof(err)), -1);
+}
+
+/* spec.rules[0].http.paths[0].pathType of an Ingress (borrowed) or NULL. */
+static const char *first_path_type(json_object *ing)
+{
+    json_object *spec, *rules, *http, *paths, *pt;
+    if (!json_object_object_get_ex(ing, "spec", &spec) || !json_object_object_get_ex(spec, "rules", &rules) ||
+        !json_object_object_get_ex(json_object_array_get_idx(rules, 0), "http", &http) ||
+        !json_object_object_get_ex(http, "paths", &paths) ||
+        !json_object_object_get_ex(json_object_array_get_idx(paths, 0), "pathType", &pt))
+        return NULL;
+    return json_object_get_string(pt);
+}
+
+/* --acme-http01-solver-runtime-class-name: spec.runtimeClassName only when given. */
+static void test_runtime_class(void **state)
+{
+    (void)state;
+    char err[HTTP01_ERR_LEN];
+    http01_settings_t s = defaults();
+    json_object *spec, *v;
+    json_object *pod = http01_build_pod(&CH, NULL, &s, err, sizeof(err));
+    assert_non_null(pod);
+    assert_true(json_object_object_get_ex(pod, "spec", &spec));
+    assert_false(json_object_object_get_ex(spec, "runtimeClassName", &v));
+    json_object_put(pod);
+    s.runtime_class_name = "";
+    pod = http01_build_pod(&CH, NULL, &s, err, sizeof(err));
+    assert_true(json_object_object_get_ex(pod, "spec", &spec));
+    assert_false(json_object_object_get_ex(spec, "runtimeClassName", &v));
+    json_object_put(pod);
+    s.runtime_class_name = "gvisor";
+    pod = http01_build_pod(&CH, NULL, &s, err, sizeof(err));
+    assert_true(json_object_object_get_ex(pod, "spec", &spec));
+    assert_true(json_object_object_get_ex(spec, "runtimeClassName", &v));
+    assert_string_equal(json_object_get_string(v), "gvisor");
+    json_object_put(pod);
+}
+
+/* Feature gate ACMEHTTP01IngressPathTypeExact=false: ImplementationSpecific, for generated and edited Ingresses. */
+static void test_path_type(void **state)
+{
+    (void)state;
+    char err[HTTP01_ERR_LEN];
+    bool changed;
+    http01_settings_t s = defaults();
+    json_object *ing = http01_build_ingress(&CH, NULL, &s, "svc", err, sizeof(err));
+    assert_non_null(ing);
+    assert_string_equal(first_path_type(ing), "Exact");
+    json_object_put(ing);
+    s.path_type_implementation_specific = true;
+    ing = http01_build_ingress(&CH, NULL, &s, "svc", err, sizeof(err));
+    assert_non_null(ing);
+    assert_string_equal(first_path_type(ing), "ImplementationSpecific");
+    json_object_put(ing);
+
+    ing = json_tokener_parse("{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"Ingress\"}");
+    assert_int_equal(http01_ingress_add_path(ing, &CH, &s, "svc", &changed, err, sizeof(err)), 0);
+    assert_true(changed);
+    assert_string_equal(first_path_type(ing), "ImplementationSpecific");
+    json_object_put(ing);
+    ing = json_tokener_parse("{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"Ingress\"}");
+    assert_int_equal(http01_ingress_add_path(ing, &CH, NULL, "svc", &changed, err, sizeof(err)), 0);
+    assert_string_equal(first_path_type(ing), "Exact");
+    json_object_put(ing);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_adler32),
+        cmocka_unit_test(test_runtime_class),
+        cmocka_unit_test(test_path_type),
         cmocka_unit_test(test_identity),
         cmocka_unit_test(test_golden_default),
         cmocka_unit_test(test_golden_ingress_class_name),
