@@ -3,14 +3,39 @@
 #include "util/base64.h"
 #include "dns01.h"
 
+#include <string.h>
+
+/* --issuer-ambient-credentials / --cluster-issuer-ambient-credentials: set once by main before the workers
+ * start, read-only afterwards. */
+static bool g_ambient_issuer = false, g_ambient_cluster_issuer = true;
+
+void ctrl_dns01_options_init(ctrl_dns01_options_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->check_settle_period_ms = 60000;
+    o->issuer_ambient_credentials = false;
+    o->cluster_issuer_ambient_credentials = true;
+}
+
+bool ctrl_dns01_allow_ambient_credentials(const char *issuer_kind)
+{
+    return issuer_kind && strcmp(issuer_kind, "ClusterIssuer") == 0 ? g_ambient_cluster_issuer : g_ambient_issuer;
+}
+
+static void set_ambient(const ctrl_dns01_options_t *o)
+{
+    g_ambient_issuer = o->issuer_ambient_credentials;
+    g_ambient_cluster_issuer = o->cluster_issuer_ambient_credentials;
+}
+
 #ifndef KACME_DNS01_SOLVER
 /* Not enabled in this build (controller/CMakeLists.txt defines KACME_DNS01_SOLVER and links kacme_dns01):
  * no ctrl_dns01_solver, so DNS-01 Challenges fail as "not supported"; the flags are accepted and ignored. */
 int ctrl_dns01_set_options(const ctrl_dns01_options_t *o, char *err, size_t errlen)
 {
-    (void)o;
     (void)err;
     (void)errlen;
+    set_ambient(o);
     return 0;
 }
 #else
@@ -19,7 +44,6 @@ int ctrl_dns01_set_options(const ctrl_dns01_options_t *o, char *err, size_t errl
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "dns01/solver.h"
@@ -57,6 +81,7 @@ static bool linked_in(void)
 
 int ctrl_dns01_set_options(const ctrl_dns01_options_t *o, char *err, size_t errlen)
 {
+    set_ambient(o);
     if (!linked_in())
         return 0; /* nothing to configure: DNS-01 Challenges will say so */
     dns01_solver_opts_t next;
@@ -165,7 +190,7 @@ static void host_for(ctrl_ctx_t *ctx, json_object *ch, dns01_host_t *h)
     h->post = post;
     h->ud = ctx;
     h->resource_namespace = cluster ? ctx->opts->cluster_resource_namespace : ctrl_str(ch, "metadata.namespace");
-    h->allow_ambient_credentials = cluster; /* cert-manager's --cluster-issuer-ambient-credentials default */
+    h->allow_ambient_credentials = ctrl_dns01_allow_ambient_credentials(kind);
 }
 
 /* ---- the solver ------------------------------------------------------------------------------------- */

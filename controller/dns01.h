@@ -16,7 +16,8 @@
  *             tsigSecretSecretRef in the issuer's resource namespace: the Challenge's namespace for an
  *             Issuer, --cluster-resource-namespace for a ClusterIssuer; Secrets are never listed).
  *             webhook: ChallengePayload "Present" POSTed to /apis/<groupName>/v1alpha1/<solverName> through
- *             the API server (allowAmbientCredentials: true for ClusterIssuers, false for Issuers).
+ *             the API server (allowAmbientCredentials: --cluster-issuer-ambient-credentials (true) for
+             ClusterIssuers, --issuer-ambient-credentials (false) for Issuers).
  *   check     one propagation pass (the zone's authoritative nameservers; or every server of
  *             --dns01-recursive-nameservers with --dns01-recursive-nameservers-only; or the solver's own
  *             dns01.nameservers), then the settle period (--dns01-check-settle-period): while it runs, check
@@ -34,10 +35,19 @@ typedef struct ctrl_dns01_options {
     const char *recursive_nameservers; /* --dns01-recursive-nameservers "host:port,..." (NULL/"": resolv.conf) */
     bool recursive_nameservers_only;   /* --dns01-recursive-nameservers-only (false) */
     int64_t check_settle_period_ms;    /* --dns01-check-settle-period (60 s; 0 in tests) */
+    bool issuer_ambient_credentials;   /* --issuer-ambient-credentials (cert-manager default false) */
+    bool cluster_issuer_ambient_credentials; /* --cluster-issuer-ambient-credentials (cert-manager default true) */
 } ctrl_dns01_options_t;
+
+/* ctrl_dns01_options_t with every default above (settle 60 s, ambient credentials false / true). */
+void ctrl_dns01_options_init(ctrl_dns01_options_t *o);
 
 /* Sets the DNS-01 flags; call once from main after flag parsing, before workers start. Without a call, the
  * defaults above apply. Returns 0, or -1 with err naming the bad flag value (exit 2). */
 int ctrl_dns01_set_options(const ctrl_dns01_options_t *o, char *err, size_t errlen);
+
+/* allowAmbientCredentials for a Challenge whose spec.issuerRef.kind is issuer_kind ("ClusterIssuer", else an
+ * Issuer; NULL/"" is an Issuer), as set by ctrl_dns01_set_options. */
+bool ctrl_dns01_allow_ambient_credentials(const char *issuer_kind);
 
 #endif

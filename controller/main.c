@@ -82,6 +82,9 @@ static void usage(FILE *f)
             "  --dns01-recursive-nameservers LIST        host:port,... for DNS-01 zone lookup and checks\n"
             "  --dns01-recursive-nameservers-only BOOL   check only those, not the authoritative servers (false)\n"
             "  --dns01-check-settle-period DURATION      wait after the DNS-01 check passes (default 60s)\n"
+            "  --issuer-ambient-credentials BOOL         DNS-01 webhook solvers of Issuers may use ambient\n"
+            "                                            credentials (allowAmbientCredentials; default false)\n"
+            "  --cluster-issuer-ambient-credentials BOOL the same for ClusterIssuers (default true)\n"
             "  --auto-approve BOOL                       approve CertificateRequests for our issuers (true)\n"
             "  --acme-http01-solver-image IMAGE          solver image (default ghcr.io/kacme/acmesolver:%s)\n"
             "  --acme-http01-solver-resource-request-cpu Q (10m)  -request-memory Q (64Mi)\n"
@@ -285,7 +288,8 @@ int main(int argc, char **argv)
         .qps = 20,
         .burst = 50,
     };
-    ctrl_dns01_options_t dns01 = {.check_settle_period_ms = 60000};
+    ctrl_dns01_options_t dns01;
+    ctrl_dns01_options_init(&dns01);
     ctrl_http01_options_t http01;
     ctrl_http01_options_init(&http01);
     char solver_image[256], user_agent[128];
@@ -298,7 +302,8 @@ int main(int argc, char **argv)
         O_KUBECONFIG = 1000, O_NAMESPACE, O_CRNS, O_CONTROLLERS, O_WORKERS, O_MAXCC, O_MAXPS, O_RETRY, O_APPROVE,
         O_IMAGE, O_RQCPU, O_RQMEM, O_LMCPU, O_LMMEM, O_NONROOT, O_NS_SOLVER, O_EXTRA, O_PASSES, O_SPACING, O_QPS,
         O_BURST, O_LE, O_LENS, O_LEDUR, O_LERENEW, O_LERETRY, O_METRICS, O_HEALTHZ, O_V, O_LOGFMT, O_VERSION,
-        O_HELP, O_DNS01_NS, O_DNS01_NS_ONLY, O_DNS01_SETTLE, O_RUNTIME_CLASS
+        O_HELP, O_DNS01_NS, O_DNS01_NS_ONLY, O_DNS01_SETTLE, O_RUNTIME_CLASS,
+        O_AMBIENT, O_CLUSTER_AMBIENT
     };
     static const struct option longopts[] = {
         {"kubeconfig", required_argument, NULL, O_KUBECONFIG},
@@ -312,6 +317,8 @@ int main(int argc, char **argv)
         {"dns01-recursive-nameservers", required_argument, NULL, O_DNS01_NS},
         {"dns01-recursive-nameservers-only", optional_argument, NULL, O_DNS01_NS_ONLY},
         {"dns01-check-settle-period", required_argument, NULL, O_DNS01_SETTLE},
+        {"issuer-ambient-credentials", optional_argument, NULL, O_AMBIENT},
+        {"cluster-issuer-ambient-credentials", optional_argument, NULL, O_CLUSTER_AMBIENT},
         {"auto-approve", optional_argument, NULL, O_APPROVE},
         {"acme-http01-solver-image", required_argument, NULL, O_IMAGE},
         {"acme-http01-solver-resource-request-cpu", required_argument, NULL, O_RQCPU},
@@ -356,6 +363,8 @@ int main(int argc, char **argv)
         case O_DNS01_NS: dns01.recursive_nameservers = optarg; break;
         case O_DNS01_NS_ONLY: bad = parse_bool(optarg, &dns01.recursive_nameservers_only) != 0; break;
         case O_DNS01_SETTLE: bad = util_parse_duration_ms(optarg, &dns01.check_settle_period_ms) != 0; break;
+        case O_AMBIENT: bad = parse_bool(optarg, &dns01.issuer_ambient_credentials) != 0; break;
+        case O_CLUSTER_AMBIENT: bad = parse_bool(optarg, &dns01.cluster_issuer_ambient_credentials) != 0; break;
         case O_APPROVE: bad = parse_bool(optarg, &opts.auto_approve) != 0; break;
         case O_IMAGE: opts.solver_image = optarg; break;
         case O_RQCPU: opts.solver_request_cpu = optarg; break;
