@@ -47,7 +47,7 @@ struct flags {
     bool leader_elect;
     const char *le_namespace;
     const char *le_name;
-    int64_t le_lease_ms, le_renew_ms, le_retry_ms;
+    int64_t le_lease_ms, le_renew_ms, le_retry_ms, le_healthz_timeout_ms;
     double qps;
     int burst;
     int verbosity;
@@ -101,6 +101,8 @@ static void usage(FILE *f)
             "  --leader-election-lease-duration D / -renew-deadline D / -retry-period D (60s/40s/15s)\n"
             "  --metrics-listen-address ADDR             (default 0.0.0.0:9402; '0' disables)\n"
             "  --internal-healthz-listen-address ADDR    /livez /healthz /readyz (default 0.0.0.0:9403)\n"
+            "  --internal-healthz-leader-election-timeout D  /livez fails when the lease is not renewed for\n"
+            "                                            lease duration + D (default 20s)\n"
             "  --v N, --logging-format text|json, --version, --help\n",
             kacme_version());
 }
@@ -285,6 +287,7 @@ int main(int argc, char **argv)
         .le_lease_ms = 60000,
         .le_renew_ms = 40000,
         .le_retry_ms = 15000,
+        .le_healthz_timeout_ms = 20000,
         .qps = 20,
         .burst = 50,
     };
@@ -303,7 +306,7 @@ int main(int argc, char **argv)
         O_IMAGE, O_RQCPU, O_RQMEM, O_LMCPU, O_LMMEM, O_NONROOT, O_NS_SOLVER, O_EXTRA, O_PASSES, O_SPACING, O_QPS,
         O_BURST, O_LE, O_LENS, O_LEDUR, O_LERENEW, O_LERETRY, O_METRICS, O_HEALTHZ, O_V, O_LOGFMT, O_VERSION,
         O_HELP, O_DNS01_NS, O_DNS01_NS_ONLY, O_DNS01_SETTLE, O_RUNTIME_CLASS,
-        O_AMBIENT, O_CLUSTER_AMBIENT
+        O_AMBIENT, O_CLUSTER_AMBIENT, O_LEHEALTHZ
     };
     static const struct option longopts[] = {
         {"kubeconfig", required_argument, NULL, O_KUBECONFIG},
@@ -340,6 +343,7 @@ int main(int argc, char **argv)
         {"leader-election-retry-period", required_argument, NULL, O_LERETRY},
         {"metrics-listen-address", required_argument, NULL, O_METRICS},
         {"internal-healthz-listen-address", required_argument, NULL, O_HEALTHZ},
+        {"internal-healthz-leader-election-timeout", required_argument, NULL, O_LEHEALTHZ},
         {"v", required_argument, NULL, O_V},
         {"logging-format", required_argument, NULL, O_LOGFMT},
         {"version", no_argument, NULL, O_VERSION},
@@ -391,6 +395,10 @@ int main(int argc, char **argv)
         case O_LERETRY: bad = util_parse_duration_ms(optarg, &f.le_retry_ms) != 0; break;
         case O_METRICS: f.metrics_addr = optarg; break;
         case O_HEALTHZ: f.healthz_addr = optarg; break;
+        case O_LEHEALTHZ:
+            /* 0 would mean "the library default" to kube_leader_start: refused rather than silently 20 s */
+            bad = util_parse_duration_ms(optarg, &f.le_healthz_timeout_ms) != 0 || f.le_healthz_timeout_ms <= 0;
+            break;
         case O_V: bad = parse_int(optarg, 0, 10, &f.verbosity) != 0; break;
         case O_LOGFMT: bad = log_parse_format(optarg, &f.log_format) != 0; break;
         case O_VERSION: printf("kacme-controller %s\n", kacme_version()); return 0;
@@ -598,6 +606,7 @@ int main(int argc, char **argv)
             .lease_duration_ms = f.le_lease_ms,
             .renew_deadline_ms = f.le_renew_ms,
             .retry_period_ms = f.le_retry_ms,
+            .healthz_timeout_ms = f.le_healthz_timeout_ms,
             .on_started_leading = on_started_leading,
             .on_stopped_leading = on_stopped_leading,
         };

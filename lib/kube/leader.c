@@ -17,13 +17,13 @@
 #define DEFAULT_LEASE_MS 60000
 #define DEFAULT_RENEW_MS 40000
 #define DEFAULT_RETRY_MS 15000
-#define HEALTH_SLACK_MS 20000
+#define DEFAULT_HEALTHZ_TIMEOUT_MS 20000 /* cert-manager's --internal-healthz-leader-election-timeout */
 #define MANAGED_BY_LABEL "app.kubernetes.io/managed-by"
 
 struct kube_leader {
     kube_client_t *client;
     char *name, *ns, *identity;
-    int64_t lease_ms, renew_ms, retry_ms;
+    int64_t lease_ms, renew_ms, retry_ms, healthz_timeout_ms;
     void (*on_started)(void *);
     void (*on_stopped)(void *);
     void (*on_new_leader)(void *, const char *);
@@ -368,6 +368,11 @@ kube_leader_t *kube_leader_start(kube_client_t *client, const kube_leader_opts_t
     int64_t lease = o->lease_duration_ms > 0 ? o->lease_duration_ms : DEFAULT_LEASE_MS;
     int64_t renew = o->renew_deadline_ms > 0 ? o->renew_deadline_ms : DEFAULT_RENEW_MS;
     int64_t retry = o->retry_period_ms > 0 ? o->retry_period_ms : DEFAULT_RETRY_MS;
+    if (o->healthz_timeout_ms < 0) {
+        snprintf(err, errlen, "leader election: negative healthz timeout (%lld ms)", (long long)o->healthz_timeout_ms);
+        return NULL;
+    }
+    int64_t healthz = o->healthz_timeout_ms > 0 ? o->healthz_timeout_ms : DEFAULT_HEALTHZ_TIMEOUT_MS;
     if (!(renew < lease) || !(retry < renew) || lease < 1000) {
         snprintf(err, errlen,
                  "leader election: need retry period (%lld ms) < renew deadline (%lld ms) < lease duration "
@@ -387,6 +392,7 @@ kube_leader_t *kube_leader_start(kube_client_t *client, const kube_leader_opts_t
     l->lease_ms = lease;
     l->renew_ms = renew;
     l->retry_ms = retry;
+    l->healthz_timeout_ms = healthz;
     l->on_started = o->on_started_leading;
     l->on_stopped = o->on_stopped_leading;
     l->on_new_leader = o->on_new_leader;
@@ -456,6 +462,11 @@ const char *kube_leader_identity(kube_leader_t *l)
     return l->identity;
 }
 
+bool kube_leader_renewal_overdue(int64_t since_renew_ms, int64_t lease_ms, int64_t timeout_ms)
+{
+    return since_renew_ms > lease_ms + timeout_ms;
+}
+
 int kube_leader_health_check(void *ud, char *reason, size_t reasonlen)
 {
     kube_leader_t *l = ud;
@@ -467,7 +478,7 @@ int kube_leader_health_check(void *ud, char *reason, size_t reasonlen)
     if (l->lost) {
         snprintf(reason, reasonlen, "leadership lost");
         rc = -1;
-    } else if (l->leading && since > l->lease_ms + HEALTH_SLACK_MS) {
+    } else if (l->leading && kube_leader_renewal_overdue(since, l->lease_ms, l->healthz_timeout_ms)) {
         snprintf(reason, reasonlen, "lease not renewed for %llds", (long long)(since / 1000));
         rc = -1;
     }

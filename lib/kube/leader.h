@@ -37,6 +37,8 @@ typedef struct kube_leader_opts {
     int64_t lease_duration_ms;     /* 0: 60000 */
     int64_t renew_deadline_ms;     /* 0: 40000; must be < lease duration */
     int64_t retry_period_ms;       /* 0: 15000; must be < renew deadline */
+    int64_t healthz_timeout_ms;    /* slack of kube_leader_health_check past the lease duration
+                                      (--internal-healthz-leader-election-timeout); 0: 20000; < 0 invalid */
     /* Called from the elector thread; must return promptly (start threads, do not run the controllers in
      * the callback). on_stopped_leading is called only when leadership is LOST (renewal failed or taken
      * over), not on kube_leader_stop. */
@@ -66,8 +68,8 @@ bool kube_leader_lost(kube_leader_t *l);
 const char *kube_leader_identity(kube_leader_t *l);
 
 /* A health check (the ops_check_fn shape; ud = kube_leader_t *) like cert-manager's "leaderElection"
- * livez check: fails when we lead but have not renewed for lease duration + 20 s, or when leadership was
- * lost. Not leading is healthy. */
+ * livez check: fails when we lead but have not renewed for lease duration + healthz timeout (20 s by
+ * default), or when leadership was lost. Not leading is healthy. */
 int kube_leader_health_check(void *ud, char *reason, size_t reasonlen);
 
 /* ---- the pure part, exposed for tests ---- */
@@ -89,5 +91,9 @@ int kube_lease_record_apply(json_object *lease, const kube_lease_record_t *rec);
 /* Whether we may write the Lease now. observed_ms is when (our monotonic clock) the record last changed as
  * far as we saw. True when the holder is us, empty, or the record is older than its duration. */
 bool kube_lease_can_acquire(const kube_lease_record_t *rec, const char *me, int64_t observed_ms, int64_t now_ms);
+
+/* The health check's rule: true (unhealthy) when a leader's last renewal is more than lease_ms + timeout_ms
+ * old (all milliseconds, since_renew_ms on the monotonic clock). */
+bool kube_leader_renewal_overdue(int64_t since_renew_ms, int64_t lease_ms, int64_t timeout_ms);
 
 #endif

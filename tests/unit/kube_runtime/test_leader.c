@@ -39,6 +39,16 @@ static void test_can_acquire(void **state)
     assert_true(kube_lease_can_acquire(&r, "me", 10000, 11000));
 }
 
+/* --internal-healthz-leader-election-timeout: the slack past the lease duration before /livez fails. */
+static void test_renewal_overdue(void **state)
+{
+    (void)state;
+    assert_false(kube_leader_renewal_overdue(80000, 60000, 20000));
+    assert_true(kube_leader_renewal_overdue(80001, 60000, 20000));
+    assert_false(kube_leader_renewal_overdue(65000, 60000, 5000));
+    assert_true(kube_leader_renewal_overdue(65001, 60000, 5000));
+}
+
 static void test_record_roundtrip(void **state)
 {
     (void)state;
@@ -328,6 +338,9 @@ static void test_bad_options(void **state)
     assert_non_null(strstr(err, "renew deadline"));
     o = (kube_leader_opts_t){.name = "x"};
     assert_null(kube_leader_start(cl, &o, err, sizeof(err)));
+    o = (kube_leader_opts_t){.name = "x", .namespace = "y", .healthz_timeout_ms = -1};
+    assert_null(kube_leader_start(cl, &o, err, sizeof(err)));
+    assert_non_null(strstr(err, "healthz timeout"));
     /* Default identity: <hostname>_<16 hex>. */
     o = (kube_leader_opts_t){.name = "x", .namespace = "y", .retry_period_ms = 14000};
     kube_leader_t *l = kube_leader_start(cl, &o, err, sizeof(err));
@@ -347,6 +360,7 @@ int main(void)
     http_global_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_can_acquire),
+        cmocka_unit_test(test_renewal_overdue),
         cmocka_unit_test(test_record_roundtrip),
         cmocka_unit_test(test_two_contenders_and_release),
         cmocka_unit_test(test_takeover_after_expiry),
