@@ -222,6 +222,14 @@ static void collect_in_progress(void *ud, metrics_sink_t *sink)
     metrics_sink_add(sink, (double)busy, NULL, 0);
 }
 
+/* certmanager_clock_time_seconds (counter) and certmanager_clock_time_seconds_gauge: the wall clock in whole
+ * seconds since the Unix epoch, read at scrape time. */
+static void collect_clock(void *ud, metrics_sink_t *sink)
+{
+    (void)ud;
+    metrics_sink_add(sink, (double)time(NULL), NULL, 0);
+}
+
 static void *stop_informer_thread(void *arg)
 {
     kube_informer_stop(arg);
@@ -473,6 +481,13 @@ int main(int argc, char **argv)
                                            "The number of sync() calls made by a controller.", ctl_labels);
     ctx.m_sync_errors = metrics_new_counter(ctx.metrics, "certmanager_controller_sync_error_count",
                                             "The number of errors encountered during controller sync().", ctl_labels);
+    /* cert-manager still exports the deprecated counter next to the gauge; dashboards may use either */
+    metrics_new_collector(ctx.metrics, "certmanager_clock_time_seconds",
+                          "DEPRECATED: use certmanager_clock_time_seconds_gauge. The clock time in seconds since "
+                          "1970-01-01 UTC.",
+                          METRICS_COUNTER, NULL, collect_clock, NULL);
+    metrics_new_collector(ctx.metrics, "certmanager_clock_time_seconds_gauge",
+                          "The clock time in seconds since 1970-01-01 UTC.", METRICS_GAUGE, NULL, collect_clock, NULL);
     metrics_register_process(ctx.metrics);
 
     /* Controllers selected by --controllers. */
@@ -583,6 +598,9 @@ int main(int argc, char **argv)
             LOG_ERROR("cannot serve metrics", "address", f.metrics_addr, "error", err);
             goto out;
         }
+        char port[16];
+        snprintf(port, sizeof(port), "%d", ops_server_port(metrics_srv));
+        LOG_INFO("serving metrics", "address", f.metrics_addr, "port", port);
     }
     health_srv = ops_server_new(f.healthz_addr, NULL, err, sizeof(err));
     if (!health_srv || ops_server_serve_health(health_srv) != 0) {
