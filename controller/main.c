@@ -103,6 +103,13 @@ static void usage(FILE *f)
             "  --internal-healthz-listen-address ADDR    /livez /healthz /readyz (default 0.0.0.0:9403)\n"
             "  --internal-healthz-leader-election-timeout D  /livez fails when the lease is not renewed for\n"
             "                                            lease duration + D (default 20s)\n"
+            "  --feature-gates LIST                      Name=true|false,...: ACMEHTTP01IngressPathTypeExact=false\n"
+            "                                            gives solver Ingress paths pathType ImplementationSpecific;\n"
+            "                                            other cert-manager gates are accepted with a warning\n"
+            "  Accepted for cert-manager compatibility, with a warning (kacme does not implement them):\n"
+            "  --enable-gateway-api BOOL                 (gatewayHTTPRoute solvers are not supported yet)\n"
+            "  --copied-annotation-prefixes LIST         (kacme has no Certificate controller)\n"
+            "  --enable-profiling BOOL, --profiler-address ADDR  (no profiler)\n"
             "  --v N, --logging-format text|json, --version, --help\n",
             kacme_version());
 }
@@ -126,6 +133,96 @@ static int parse_int(const char *s, long min, long max, int *out)
     if (errno || *end || end == s || v < min || v > max)
         return -1;
     *out = (int)v;
+    return 0;
+}
+
+/* --feature-gates: "Name=bool,..." as Kubernetes components take it (entries and both sides trimmed, empty
+ * entries skipped, Go's strconv.ParseBool spellings, a later entry for the same name wins; repeated flags
+ * add up). kacme acts on ACMEHTTP01IngressPathTypeExact only; every other gate is logged as not applicable. */
+#define MAX_GATES 64
+#define GATE_NAME_MAX 64
+#define GATE_PATH_TYPE_EXACT "ACMEHTTP01IngressPathTypeExact"
+
+struct gates {
+    struct {
+        char name[GATE_NAME_MAX];
+        bool on;
+    } g[MAX_GATES];
+    size_t n;
+};
+
+static int parse_go_bool(const char *s, bool *out)
+{
+    static const char *const t[] = {"1", "t", "T", "TRUE", "true", "True"};
+    static const char *const f[] = {"0", "f", "F", "FALSE", "false", "False"};
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        if (strcmp(s, t[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcmp(s, f[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static char *trim_space(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+        *--e = '\0';
+    return s;
+}
+
+/* Adds the gates of one --feature-gates value to g. Returns 0, or -1 with err saying what is wrong. */
+static int gates_parse(struct gates *g, const char *value, char *err, size_t errlen)
+{
+    char buf[4096];
+    if (strlen(value) >= sizeof(buf)) {
+        snprintf(err, errlen, "longer than %zu bytes", sizeof(buf) - 1);
+        return -1;
+    }
+    snprintf(buf, sizeof(buf), "%s", value);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *entry = trim_space(tok);
+        if (!*entry)
+            continue;
+        char *eq = strchr(entry, '=');
+        if (!eq) {
+            snprintf(err, errlen, "\"%.100s\" is not Name=true|false", entry);
+            return -1;
+        }
+        *eq = '\0';
+        char *name = trim_space(entry), *val = trim_space(eq + 1);
+        bool ok = *name && strlen(name) < GATE_NAME_MAX;
+        for (const char *c = name; ok && *c; c++)
+            ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9');
+        if (!ok) {
+            snprintf(err, errlen, "\"%.100s\" is not a feature gate name", name);
+            return -1;
+        }
+        bool on;
+        if (parse_go_bool(val, &on) != 0) {
+            snprintf(err, errlen, "gate %s: \"%.100s\" is not true or false", name, val);
+            return -1;
+        }
+        size_t i = 0;
+        while (i < g->n && strcmp(g->g[i].name, name) != 0)
+            i++;
+        if (i == g->n) {
+            if (g->n == MAX_GATES) {
+                snprintf(err, errlen, "more than %d gates", MAX_GATES);
+                return -1;
+            }
+            snprintf(g->g[g->n++].name, GATE_NAME_MAX, "%s", name);
+        }
+        g->g[i].on = on;
+    }
     return 0;
 }
 
@@ -303,6 +400,10 @@ int main(int argc, char **argv)
     ctrl_dns01_options_init(&dns01);
     ctrl_http01_options_t http01;
     ctrl_http01_options_init(&http01);
+    /* cert-manager flags kacme accepts but does not implement (warned about once logging is set up) */
+    struct gates gates = {.n = 0};
+    bool gateway_api = false, profiling = false;
+    const char *copied_prefixes = NULL, *profiler_address = NULL;
     char solver_image[256], user_agent[128];
     snprintf(solver_image, sizeof(solver_image), "ghcr.io/kacme/acmesolver:%s", kacme_version());
     snprintf(user_agent, sizeof(user_agent), "kacme-controller/%s", kacme_version());
@@ -314,7 +415,8 @@ int main(int argc, char **argv)
         O_IMAGE, O_RQCPU, O_RQMEM, O_LMCPU, O_LMMEM, O_NONROOT, O_NS_SOLVER, O_EXTRA, O_PASSES, O_SPACING, O_QPS,
         O_BURST, O_LE, O_LENS, O_LEDUR, O_LERENEW, O_LERETRY, O_METRICS, O_HEALTHZ, O_V, O_LOGFMT, O_VERSION,
         O_HELP, O_DNS01_NS, O_DNS01_NS_ONLY, O_DNS01_SETTLE, O_RUNTIME_CLASS,
-        O_AMBIENT, O_CLUSTER_AMBIENT, O_LEHEALTHZ
+        O_AMBIENT, O_CLUSTER_AMBIENT, O_LEHEALTHZ, O_GATES, O_GATEWAY_API, O_COPIED_PREFIXES, O_PROFILING,
+        O_PROFILER_ADDR
     };
     static const struct option longopts[] = {
         {"kubeconfig", required_argument, NULL, O_KUBECONFIG},
@@ -352,6 +454,11 @@ int main(int argc, char **argv)
         {"metrics-listen-address", required_argument, NULL, O_METRICS},
         {"internal-healthz-listen-address", required_argument, NULL, O_HEALTHZ},
         {"internal-healthz-leader-election-timeout", required_argument, NULL, O_LEHEALTHZ},
+        {"feature-gates", required_argument, NULL, O_GATES},
+        {"enable-gateway-api", optional_argument, NULL, O_GATEWAY_API},
+        {"copied-annotation-prefixes", required_argument, NULL, O_COPIED_PREFIXES},
+        {"enable-profiling", optional_argument, NULL, O_PROFILING},
+        {"profiler-address", required_argument, NULL, O_PROFILER_ADDR},
         {"v", required_argument, NULL, O_V},
         {"logging-format", required_argument, NULL, O_LOGFMT},
         {"version", no_argument, NULL, O_VERSION},
@@ -407,6 +514,16 @@ int main(int argc, char **argv)
             /* 0 would mean "the library default" to kube_leader_start: refused rather than silently 20 s */
             bad = util_parse_duration_ms(optarg, &f.le_healthz_timeout_ms) != 0 || f.le_healthz_timeout_ms <= 0;
             break;
+        case O_GATES:
+            if (gates_parse(&gates, optarg, err, sizeof(err)) != 0) {
+                fprintf(stderr, "kacme-controller: invalid value \"%s\" for --feature-gates: %s\n", optarg, err);
+                return 2;
+            }
+            break;
+        case O_GATEWAY_API: bad = parse_bool(optarg, &gateway_api) != 0; break;
+        case O_COPIED_PREFIXES: copied_prefixes = optarg; break;
+        case O_PROFILING: bad = parse_bool(optarg, &profiling) != 0; break;
+        case O_PROFILER_ADDR: profiler_address = optarg; break;
         case O_V: bad = parse_int(optarg, 0, 10, &f.verbosity) != 0; break;
         case O_LOGFMT: bad = log_parse_format(optarg, &f.log_format) != 0; break;
         case O_VERSION: printf("kacme-controller %s\n", kacme_version()); return 0;
@@ -429,6 +546,26 @@ int main(int argc, char **argv)
         return 2;
     }
     log_setup(f.verbosity, f.log_format);
+    for (size_t i = 0; i < gates.n; i++) {
+        if (strcmp(gates.g[i].name, GATE_PATH_TYPE_EXACT) == 0) {
+            http01.ingress_path_type_exact = gates.g[i].on;
+            LOG_INFO("feature gate set", "flag", "--feature-gates", "gate", gates.g[i].name, "value",
+                     gates.g[i].on ? "true" : "false");
+        } else
+            LOG_WARN("feature gate not applicable to kacme; ignored", "flag", "--feature-gates", "gate",
+                     gates.g[i].name, "value", gates.g[i].on ? "true" : "false");
+    }
+    if (gateway_api)
+        LOG_WARN("gatewayHTTPRoute HTTP-01 solvers are not supported by kacme yet: Challenges using them fail",
+                 "flag", "--enable-gateway-api");
+    if (copied_prefixes)
+        LOG_WARN("kacme has no Certificate controller, so there are no annotations to copy; ignored", "flag",
+                 "--copied-annotation-prefixes", "value", copied_prefixes);
+    if (profiling)
+        LOG_WARN("profiling is not supported by kacme; ignored", "flag", "--enable-profiling");
+    if (profiler_address)
+        LOG_WARN("profiling is not supported by kacme; ignored", "flag", "--profiler-address", "value",
+                 profiler_address);
     if (ctrl_dns01_set_options(&dns01, err, sizeof(err)) != 0) {
         fprintf(stderr, "kacme-controller: %s\n", err);
         return 2;

@@ -36,9 +36,19 @@ check_exit2 --internal-healthz-leader-election-timeout --internal-healthz-leader
 check_exit2 --issuer-ambient-credentials --issuer-ambient-credentials=maybe
 check_exit2 --cluster-issuer-ambient-credentials --cluster-issuer-ambient-credentials=maybe
 
+# --feature-gates: malformed values name the flag and the value
+check_exit2 '--feature-gates: "Foo" is not Name=true|false' --feature-gates=Foo
+check_exit2 '"A=true,B=maybe" for --feature-gates' --feature-gates 'A=true,B=maybe'
+check_exit2 '"=true" for --feature-gates' --feature-gates '=true'
+check_exit2 '"Bad-Name=true" for --feature-gates' --feature-gates 'Bad-Name=true'
+check_exit2 --enable-gateway-api --enable-gateway-api=maybe
+check_exit2 --enable-profiling --enable-profiling=maybe
+check_exit2 --profiler-addres-typo --profiler-addres-typo=x
+
 help=$("$bin" --help)
 for f in --acme-http01-solver-runtime-class-name --issuer-ambient-credentials --cluster-issuer-ambient-credentials \
-         --internal-healthz-leader-election-timeout; do
+         --internal-healthz-leader-election-timeout --feature-gates --enable-gateway-api \
+         --copied-annotation-prefixes --enable-profiling --profiler-address; do
     [[ $help == *"$f"* ]] || fail "--help does not list $f"
 done
 
@@ -78,5 +88,33 @@ for m in certmanager_clock_time_seconds certmanager_clock_time_seconds_gauge; do
 done
 grep -q '^certmanager_controller_sync_call_count\|^# TYPE certmanager_controller_sync_call_count' "$tmp/metrics" ||
     fail "the other certmanager_ metrics are missing"
+# (the informers warn about the closed port; main's startup warnings are the ones looked at)
+grep -q '^W.* main\.c:' "$tmp/log" && fail "warnings without compatibility flags: $(grep '^W.* main\.c:' "$tmp/log")"
+stop
+
+# cert-manager flags kacme does not implement: accepted, one warning line each naming the flag
+start --feature-gates='ACMEHTTP01IngressPathTypeExact=false, AdditionalCertificateOutputFormats=true' \
+      --feature-gates=ExperimentalCertificateSigningRequestControllers=false \
+      --enable-gateway-api --copied-annotation-prefixes='*,-kubectl.kubernetes.io/' \
+      --enable-profiling=true --profiler-address=localhost:6060
+want_warn() {
+    local n
+    n=$(grep -c "^W.*$1" "$tmp/log" || true)
+    [[ $n -eq 1 ]] || fail "$n warning lines matching $1: $(grep '^W' "$tmp/log")"
+}
+want_warn 'flag="--feature-gates" gate="AdditionalCertificateOutputFormats" value="true"'
+want_warn 'flag="--feature-gates" gate="ExperimentalCertificateSigningRequestControllers" value="false"'
+want_warn 'gatewayHTTPRoute.*flag="--enable-gateway-api"'
+want_warn 'no Certificate controller.*flag="--copied-annotation-prefixes"'
+want_warn 'flag="--enable-profiling"'
+want_warn 'flag="--profiler-address"'
+grep -q '^W.*ACMEHTTP01IngressPathTypeExact' "$tmp/log" && fail "the path type gate is not a warning"
+grep -q '^I.*"feature gate set".*gate="ACMEHTTP01IngressPathTypeExact" value="false"' "$tmp/log" ||
+    fail "ACMEHTTP01IngressPathTypeExact=false not taken: $(cat "$tmp/log")"
+stop
+
+# their defaults say nothing
+start --enable-gateway-api=false --enable-profiling=false --feature-gates=ACMEHTTP01IngressPathTypeExact=true
+grep -q '^W.* main\.c:' "$tmp/log" && fail "warnings for default values: $(grep '^W.* main\.c:' "$tmp/log")"
 stop
 echo "ok"
