@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
     # build
     build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
-    libmicrohttpd-dev libmimalloc-dev libjson-c-dev libyajl-dev libcurl4-openssl-dev libssl-dev libyaml-dev libcmocka-dev
+    libmicrohttpd-dev libmimalloc-dev libjson-c-dev libyajl-dev libunistring-dev libcurl4-openssl-dev libssl-dev libyaml-dev libcmocka-dev
     libc-ares-dev libldns-dev
     # local environment and tests
     pebble nginx-light bind9 bind9-utils bind9-dnsutils iproute2 iptables openssl curl ca-certificates

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistr.h>
 #include <yajl/yajl_parse.h>
 
 /* Arena chunks grow by doubling from FIRST_CHUNK to MAX_CHUNK; a larger single allocation gets a chunk of its
@@ -192,8 +193,20 @@ static int on_boolean(void *ctx, int b)
     return emit(ctx, v);
 }
 
+/* Strings reach the reply (uid, values in messages), which must be valid UTF-8 as the API server's own
+ * JSON is. yajl decodes \u escapes of lone surrogates into invalid bytes, which this catches too. */
+static int check_utf8(jdoc_t *d, const unsigned char *s, size_t n)
+{
+    if (u8_check(s, n) == NULL)
+        return 1;
+    d->fail = "invalid UTF-8 in a string";
+    return 0;
+}
+
 static int text_value(jdoc_t *d, enum jdoc_type t, const unsigned char *s, size_t n)
 {
+    if (t == JDOC_STRING && !check_utf8(d, s, n))
+        return 0;
     jdoc_value_t *v = node(d, t);
     if (!v || !(v->u.s = arena_strndup(d, s, n)))
         return oom(d);
@@ -214,6 +227,8 @@ static int on_string(void *ctx, const unsigned char *s, size_t n)
 static int on_map_key(void *ctx, const unsigned char *k, size_t n)
 {
     jdoc_t *d = ctx;
+    if (!check_utf8(d, k, n))
+        return 0;
     if (!(d->key = arena_strndup(d, k, n)))
         return oom(d);
     d->klen = (uint32_t)n;
@@ -417,9 +432,14 @@ bool jdoc_is(const jdoc_value_t *v, enum jdoc_type t)
 
 const jdoc_value_t *jdoc_get(const jdoc_value_t *obj, const char *key)
 {
-    if (!obj || obj->type != JDOC_OBJECT || !key)
+    return key ? jdoc_getn(obj, key, strlen(key)) : NULL;
+}
+
+const jdoc_value_t *jdoc_getn(const jdoc_value_t *obj, const char *key, size_t klen)
+{
+    if (!obj || obj->type != JDOC_OBJECT || !key || klen > UINT32_MAX)
         return NULL;
-    struct member k = {.key = key, .klen = (uint32_t)strlen(key)};
+    struct member k = {.key = key, .klen = (uint32_t)klen};
     size_t lo = 0, hi = obj->len;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -461,9 +481,12 @@ const jdoc_value_t *jdoc_at(const jdoc_value_t *v, size_t i)
     return v->type == JDOC_ARRAY ? v->u.items[i] : v->u.members[i].val;
 }
 
-const char *jdoc_key_at(const jdoc_value_t *v, size_t i)
+const char *jdoc_key_at(const jdoc_value_t *v, size_t i, size_t *klen)
 {
-    return v && v->type == JDOC_OBJECT && i < v->len ? v->u.members[i].key : NULL;
+    bool ok = v && v->type == JDOC_OBJECT && i < v->len;
+    if (klen)
+        *klen = ok ? v->u.members[i].klen : 0;
+    return ok ? v->u.members[i].key : NULL;
 }
 
 bool jdoc_equal(const jdoc_value_t *a, const jdoc_value_t *b)

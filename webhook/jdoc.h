@@ -8,8 +8,9 @@
 #include <yajl/yajl_gen.h>
 
 /*
- * Read-only JSON documents for the admission path: yajl's parser (RFC 8259, UTF-8 checked, no comments, no
- * trailing garbage) fills a tree whose nodes, strings and arrays all live in one arena owned by the jdoc_t.
+ * Read-only JSON documents for the admission path: yajl's parser (RFC 8259, no comments, no trailing
+ * garbage; strings and keys must be well-formed UTF-8 per RFC 3629, checked with libunistring because yajl
+ * lets overlong forms and surrogates through) fills a tree whose nodes, strings and arrays all live in one arena owned by the jdoc_t.
  * Parsing a document releases the previous one, so a jdoc_t per thread serves every request without an
  * allocation per node or a free per node (json-c spent two thirds of the webhook's CPU time per request
  * there; bench/webhook). This is the per-request pool of c-conventions.md item 8.
@@ -51,6 +52,9 @@ bool jdoc_is(const jdoc_value_t *v, enum jdoc_type t);
 /* Member key of object obj (borrowed), NULL when obj is not an object, key is absent or its value null. */
 const jdoc_value_t *jdoc_get(const jdoc_value_t *obj, const char *key);
 
+/* Same with a key of klen bytes, which may hold NULs (a key from jdoc_key_at). */
+const jdoc_value_t *jdoc_getn(const jdoc_value_t *obj, const char *key, size_t klen);
+
 /* NUL-terminated text of a string (may hold embedded NULs from \u0000; see jdoc_string_len), NULL for any
  * other type. Borrowed. */
 const char *jdoc_string(const jdoc_value_t *v);
@@ -67,8 +71,9 @@ size_t jdoc_len(const jdoc_value_t *v);
 /* Item i of an array or value of member i of an object (in key order); NULL when out of range or null. */
 const jdoc_value_t *jdoc_at(const jdoc_value_t *v, size_t i);
 
-/* Key of member i of an object (borrowed, NUL-terminated), NULL when out of range or v is no object. */
-const char *jdoc_key_at(const jdoc_value_t *v, size_t i);
+/* Key of member i of an object (borrowed, NUL-terminated), NULL when out of range or v is no object. A key
+ * may hold NULs (\u0000): compare keys by the length stored in *klen (may be NULL). */
+const char *jdoc_key_at(const jdoc_value_t *v, size_t i, size_t *klen);
 
 /* Deep equality: same type and value; objects by key regardless of order, numbers by text (values from
  * the API server are canonical); NULL equals NULL. */

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistr.h>
+
 static const char *type_text(enum admission_err_type t)
 {
     switch (t) {
@@ -15,8 +17,39 @@ static const char *type_text(enum admission_err_type t)
     case FE_DUPLICATE: return "Duplicate value";
     case FE_NOT_SUPPORTED: return "Unsupported value";
     case FE_TOO_LONG: return "Too long";
+    case FE_TOO_MANY: return "Too many";
     }
     return "Invalid value";
+}
+
+/* Messages quote user values cut to a bounded length (%.200s, %.253s), and a cut can split a multi-byte
+ * character; the reply must stay valid UTF-8, so each invalid or cut sequence becomes U+FFFD, as Go's
+ * encoder would write it. Takes ownership of s; returns it or its replacement (NULL when out of memory). */
+static char *utf8_scrub(char *s)
+{
+    size_t n = strlen(s);
+    if (!u8_check((const uint8_t *)s, n))
+        return s;
+    char *o = malloc(3 * n + 1); /* each bad byte becomes 3 */
+    if (o) {
+        size_t w = 0;
+        for (size_t i = 0; i < n;) {
+            ucs4_t uc;
+            int l = u8_mbtoucr(&uc, (const uint8_t *)s + i, n - i);
+            if (l > 0) {
+                memcpy(o + w, s + i, (size_t)l);
+                w += (size_t)l;
+                i += (size_t)l;
+            } else {
+                memcpy(o + w, "\xef\xbf\xbd", 3);
+                w += 3;
+                i++;
+            }
+        }
+        o[w] = '\0';
+    }
+    free(s);
+    return o;
 }
 
 static void add_rendered(admission_result_t *r, const char *path, enum admission_err_type t, const char *val,
@@ -38,7 +71,7 @@ static void add_rendered(admission_result_t *r, const char *path, enum admission
         n = asprintf(&s, "%s: %s: %s%s%s", path, type_text(t), val, detail ? ": " : "", detail ? detail : "");
     else
         n = asprintf(&s, "%s: %s%s%s", path, type_text(t), detail ? ": " : "", detail ? detail : "");
-    if (n < 0)
+    if (n < 0 || !(s = utf8_scrub(s)))
         return;
     r->errors[r->n_errors++] = s;
 }
@@ -97,7 +130,7 @@ void admission_warn(admission_result_t *r, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vasprintf(&s, fmt, ap);
     va_end(ap);
-    if (n >= 0)
+    if (n >= 0 && (s = utf8_scrub(s)))
         r->warnings[r->n_warnings++] = s;
 }
 

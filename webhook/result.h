@@ -22,6 +22,7 @@ enum admission_err_type {
     FE_DUPLICATE,     /* `path: Duplicate value: <value>` */
     FE_NOT_SUPPORTED, /* `path: Unsupported value: <value>: supported values: detail` */
     FE_TOO_LONG,      /* `path: Too long: detail` */
+    FE_TOO_MANY,      /* `path: Too many: detail` (detail: "<n>: must have at most <max> items") */
 };
 
 typedef struct admission_result {

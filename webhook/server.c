@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,6 +96,20 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
 
 #define TEXT(c, code, s) reply((c), (code), "text/plain; charset=utf-8", (char *)(s), sizeof(s) - 1, false)
 
+/* Header iterator: counts Content-Length headers whose value differs from the first one (cls). */
+static enum MHD_Result other_length(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    const char **first = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
+        return MHD_YES;
+    if (!*first)
+        *first = value;
+    else if (strcmp(*first, value) != 0)
+        *first = "";
+    return MHD_YES;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
@@ -111,7 +126,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             count_rejected(s, MHD_HTTP_METHOD_NOT_ALLOWED);
             return TEXT(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: use POST\n");
         }
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl = NULL;
+        MHD_get_connection_values(c, MHD_HEADER_KIND, other_length, &cl);
+        if (cl && !*cl) { /* RFC 9110 §8.6: differing lengths make the message invalid */
+            count_rejected(s, MHD_HTTP_BAD_REQUEST);
+            return TEXT(c, MHD_HTTP_BAD_REQUEST, "conflicting Content-Length headers\n");
+        }
         if (cl) {
             char *end = NULL;
             unsigned long long v = strtoull(cl, &end, 10);
@@ -136,7 +156,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         size_t n = *upload_data_size;
         if (rq->len + n > ADMISSION_MAX_BODY) {
             count_rejected(s, MHD_HTTP_CONTENT_TOO_LARGE);
-            return MHD_NO; /* streamed body over the cap: drop the connection, read no further */
+            /* streamed (chunked) body over the cap: drop the connection, read no further. libmicrohttpd
+             * 0.9.75 refuses to queue a reply (413) before the whole body is read. */
+            return MHD_NO;
         }
         if (rq->len + n > rq->cap) {
             size_t nc = rq->cap ? rq->cap : 16384;

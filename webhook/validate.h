@@ -65,9 +65,14 @@ bool vjempty(const jdoc_value_t *obj, const char *key);
 /* Decoded size cap for base64 fields (CSRs, caBundles, Secret data): no AdmissionReview body exceeds it. */
 #define WEBHOOK_B64_MAX (3u * 1024u * 1024u)
 
+/* Identifiers (DNS names plus IP addresses) accepted in one certificate. No CA issues more (Let's Encrypt
+ * takes 100), and the per-name checks compare pairs, so this also bounds their cost. */
+#define WEBHOOK_MAX_IDENTIFIERS 1000
+
 /* The CA-footgun checks over one set of identifiers: DNS name syntax, duplicates (IPs by value), CN over
- * 64 bytes, CN not among the SANs, nothing at all; warnings for wildcard overlap and private IPs. Paths are
- * bases like "spec.dnsNames" (indexed as base[i]). */
+ * 64 bytes, CN not among the SANs, nothing at all, more than WEBHOOK_MAX_IDENTIFIERS (then the per-name
+ * checks are skipped); warnings for wildcard overlap and private IPs. Paths are bases like "spec.dnsNames"
+ * (indexed as base[i]). */
 void validate_identifiers(admission_result_t *r, const char *dns_path, const jdoc_value_t *dns, const char *ip_path,
                           const jdoc_value_t *ips, const char *cn_path, const char *cn, const char *none_path);
 

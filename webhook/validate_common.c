@@ -60,6 +60,13 @@ static void check_ids(admission_result_t *r, const char *dns_path, const char *c
                       const char *ip_path, const char *const *ips, size_t nips, const char *cn_path, const char *cn,
                       const char *none_path)
 {
+    if (ndns + nips > WEBHOOK_MAX_IDENTIFIERS) {
+        char d[96];
+        VPATH(d, "%zu: must have at most %u DNS names and IP addresses together", ndns + nips,
+              WEBHOOK_MAX_IDENTIFIERS);
+        admission_err(r, FE_TOO_MANY, NULL, d, "%s", ndns ? dns_path : ip_path);
+        return;
+    }
     for (size_t i = 0; i < ndns; i++) {
         const char *prob = x509_dns_name_problem(dns[i], true);
         if (prob) {
@@ -146,14 +153,16 @@ void validate_spec_immutable(admission_result_t *r, const jdoc_value_t *oldobj, 
     }
     char detail[160];
     VPATH(detail, "%s spec is immutable after creation; delete the %s to retry", kind, kind);
+    /* keys by their stored length: one with a \u0000 must not pass for its prefix */
+    size_t kl;
     for (size_t i = 0; i < jdoc_len(os); i++) {
-        const char *k = jdoc_key_at(os, i);
-        if (!jdoc_equal(jdoc_at(os, i), jdoc_get(ns, k)))
+        const char *k = jdoc_key_at(os, i, &kl);
+        if (!jdoc_equal(jdoc_at(os, i), jdoc_getn(ns, k, kl)))
             admission_err(r, FE_FORBIDDEN, NULL, detail, "spec.%s", k);
     }
     for (size_t i = 0; i < jdoc_len(ns); i++) {
-        const char *k = jdoc_key_at(ns, i);
-        if (!jdoc_get(os, k) && !jdoc_is(jdoc_at(ns, i), JDOC_NULL))
+        const char *k = jdoc_key_at(ns, i, &kl);
+        if (!jdoc_getn(os, k, kl) && !jdoc_is(jdoc_at(ns, i), JDOC_NULL))
             admission_err(r, FE_FORBIDDEN, NULL, detail, "spec.%s", k);
     }
 }

@@ -150,13 +150,22 @@ static void csr_matches(admission_result_t *r, const jdoc_value_t *spec)
             else
                 edns[ed++] = ccn;
         }
-        if (!x509_dns_sets_equal(dns, nd, edns, ed))
-            admission_err(r, FE_INVALID, jdoc_get(spec, "dnsNames"),
-                          "must equal the DNS names of the CSR in spec.request (its subjectAltNames and common name)",
-                          "spec.dnsNames");
-        if (!x509_ip_sets_equal(ips, ni, eips, ei))
-            admission_err(r, FE_INVALID, jdoc_get(spec, "ipAddresses"),
-                          "must equal the IP addresses of the CSR in spec.request", "spec.ipAddresses");
+        /* the set comparisons are pairwise: only within the identifier cap (spec's own excess is reported by
+         * validate_identifiers) */
+        if (ed + ei > WEBHOOK_MAX_IDENTIFIERS) {
+            char d[96];
+            VPATH(d, "%zu: must have at most %u DNS names and IP addresses together", ed + ei,
+                  WEBHOOK_MAX_IDENTIFIERS);
+            admission_err(r, FE_TOO_MANY, NULL, d, "spec.request");
+        } else if (nd + ni <= WEBHOOK_MAX_IDENTIFIERS) {
+            if (!x509_dns_sets_equal(dns, nd, edns, ed))
+                admission_err(r, FE_INVALID, jdoc_get(spec, "dnsNames"),
+                              "must equal the DNS names of the CSR in spec.request (its subjectAltNames and common "
+                              "name)", "spec.dnsNames");
+            if (!x509_ip_sets_equal(ips, ni, eips, ei))
+                admission_err(r, FE_INVALID, jdoc_get(spec, "ipAddresses"),
+                              "must equal the IP addresses of the CSR in spec.request", "spec.ipAddresses");
+        }
     }
     free(edns);
     free(eips);

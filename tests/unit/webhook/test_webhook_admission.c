@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 #include <json-c/json.h>
+#include <unistr.h>
 
 #include "admission.h"
 #include "result.h"
@@ -239,6 +240,118 @@ static void test_result_rendering(void **state)
     admission_result_clear(&r);
 }
 
+/* An Order UPDATE review with the given old and new spec JSON. Owned. */
+static char *order_update(const char *old_spec, const char *new_spec)
+{
+    char *s = NULL;
+    assert_true(asprintf(&s,
+                         "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{"
+                         "\"uid\":\"u-1\",\"kind\":{\"group\":\"acme.cert-manager.io\",\"version\":\"v1\","
+                         "\"kind\":\"Order\"},\"namespace\":\"ns\",\"name\":\"o\",\"operation\":\"UPDATE\","
+                         "\"userInfo\":{\"username\":\"jane\"},"
+                         "\"object\":{\"kind\":\"Order\",\"metadata\":{\"name\":\"o\"},\"spec\":%s},"
+                         "\"oldObject\":{\"kind\":\"Order\",\"metadata\":{\"name\":\"o\"},\"spec\":%s}}}",
+                         new_spec, old_spec) > 0);
+    return s;
+}
+
+/* Runs a review; returns the response's allowed flag and, in *msg (owned, may be NULL), status.message. */
+static bool review_allowed(const char *body, char **msg)
+{
+    char *out = NULL;
+    size_t outlen = 0;
+    assert_int_equal(admission_handle(body, strlen(body), &policy, &out, &outlen, NULL), 200);
+    json_object *root = json_tokener_parse(out); /* owned */
+    free(out);
+    assert_non_null(root);
+    json_object *resp = get(root, "response");
+    bool allowed = json_object_get_boolean(get(resp, "allowed"));
+    json_object *m = get(get(resp, "status"), "message");
+    if (msg)
+        *msg = m ? strdup(json_object_get_string(m)) : NULL;
+    json_object_put(root);
+    return allowed;
+}
+
+static void test_spec_keys_with_nul(void **state)
+{
+    (void)state;
+    /* a key holding \u0000 is its own key, not its prefix: adding it is a spec change */
+    char *b = order_update("{\"x\":1}", "{\"x\":1,\"x\\u0000evil\":{\"a\":1}}");
+    char *msg = NULL;
+    assert_false(review_allowed(b, &msg));
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, "Forbidden"));
+    free(msg);
+    free(b);
+    b = order_update("{\"x\":1,\"x\\u0000y\":1}", "{\"x\":1,\"x\\u0000y\":2}");
+    assert_false(review_allowed(b, NULL));
+    free(b);
+    b = order_update("{\"x\":1,\"x\\u0000y\":1}", "{\"x\\u0000y\":1,\"x\":1}");
+    assert_true(review_allowed(b, NULL));
+    free(b);
+}
+
+static void test_utf8(void **state)
+{
+    (void)state;
+    /* ill-formed UTF-8 in any string or key is a 400: overlong, encoded surrogate, above U+10FFFF, lone
+     * low surrogate escape, stray continuation byte */
+    static const char *const bad[] = {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\\udc00", "\x80"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        for (int in_key = 0; in_key < 2; in_key++) {
+            char *b = NULL;
+            assert_true(asprintf(&b, in_key ? "{\"apiVersion\":\"admission.k8s.io/v1\",\"%s\":1}"
+                                            : "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"%s\"}",
+                                 bad[i]) > 0);
+            char *out = NULL;
+            size_t outlen = 0;
+            assert_int_equal(admission_handle(b, strlen(b), &policy, &out, &outlen, NULL), 400);
+            if (!strstr(out, "invalid UTF-8") && !strstr(out, "UTF8"))
+                fail_msg("case %zu/%d: %s", i, in_key, out);
+            free(out);
+            free(b);
+        }
+    }
+    /* a value cut inside a multi-byte character is still valid UTF-8 in the message (U+FFFD) */
+    admission_result_t r = {0};
+    char v[512];
+    memset(v, 'x', 199);
+    strcpy(v + 199, "\xc3\xa9\xc3\xa9");
+    admission_err_str(&r, FE_INVALID, v, "bad", "spec.dnsNames[%d]", 0);
+    admission_warn(&r, "w: %.200s", v);
+    assert_int_equal(r.n_errors, 1);
+    assert_int_equal(r.n_warnings, 1);
+    assert_null(u8_check((const uint8_t *)r.errors[0], strlen(r.errors[0])));
+    assert_null(u8_check((const uint8_t *)r.warnings[0], strlen(r.warnings[0])));
+    assert_non_null(strstr(r.warnings[0], "x\xef\xbf\xbd"));
+    admission_result_clear(&r);
+}
+
+static void test_too_many_identifiers(void **state)
+{
+    (void)state;
+    /* the cap is checked before the pairwise checks; at the cap they still run */
+    size_t n = WEBHOOK_MAX_IDENTIFIERS + 1;
+    char **names = calloc(n, sizeof(*names));
+    assert_non_null(names);
+    for (size_t i = 0; i < n; i++)
+        assert_true(asprintf(&names[i], "*.n%zu.example.com", i) > 0);
+    admission_result_t r = {0};
+    validate_identifiers_c(&r, "spec.dnsNames", names, n, "spec.ipAddresses", NULL, 0, "cn", NULL, "spec");
+    char *m = admission_result_message(&r);
+    assert_string_equal(m, "spec.dnsNames: Too many: 1001: must have at most 1000 DNS names and IP addresses "
+                           "together");
+    free(m);
+    admission_result_clear(&r);
+    validate_identifiers_c(&r, "spec.dnsNames", names, n - 1, "spec.ipAddresses", NULL, 0, "cn", NULL, "spec");
+    assert_int_equal(r.n_errors, 0);
+    admission_result_clear(&r);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +359,9 @@ int main(void)
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_identifiers_cn_too_long),
         cmocka_unit_test(test_result_rendering),
+        cmocka_unit_test(test_spec_keys_with_nul),
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_too_many_identifiers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -165,6 +165,7 @@ static void resp_free(struct resp *r)
 
 /* One request. h may be reused for keep-alive. body NULL = GET. len may exceed strlen(body). */
 static bool use_expect; /* send "Expect: 100-continue" (the client then waits for the verdict on headers) */
+static struct curl_slist *extra_headers; /* sent as well when not NULL (borrowed) */
 
 static struct resp request(CURL *h, const char *method, const char *path, const char *body, size_t len)
 {
@@ -188,6 +189,8 @@ static struct resp request(CURL *h, const char *method, const char *path, const 
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
     hd = curl_slist_append(hd, use_expect ? "Expect: 100-continue" : "Expect:");
+    for (struct curl_slist *x = extra_headers; x; x = x->next)
+        hd = curl_slist_append(hd, x->data);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
     r.rc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.code);
@@ -259,6 +262,20 @@ static void test_bad_requests(void **state)
     expect_text("GET", "/", NULL, 404, "only /validate and /mutate");
     expect_text("POST", "/mutate", "not json", 400, "not a single JSON document");
     expect_text("GET", "/mutate", NULL, 405, "use POST");
+    /* two different Content-Length headers (RFC 9110 §8.6); two equal ones are fine */
+    char cl[64];
+    snprintf(cl, sizeof(cl), "Content-Length: %zu", strlen(REVIEW));
+    extra_headers = curl_slist_append(curl_slist_append(NULL, cl), "Content-Length: 5");
+    expect_text("POST", "/validate", REVIEW, 400, "conflicting Content-Length headers");
+    curl_slist_free_all(extra_headers);
+    extra_headers = curl_slist_append(curl_slist_append(NULL, cl), cl);
+    CURL *h2 = curl_easy_init();
+    struct resp ok = request(h2, "POST", "/validate", REVIEW, strlen(REVIEW));
+    assert_int_equal(ok.code, 200);
+    resp_free(&ok);
+    curl_easy_cleanup(h2);
+    curl_slist_free_all(extra_headers);
+    extra_headers = NULL;
     /* Allow header on 405 */
     CURL *h = curl_easy_init();
     struct resp r = request(h, "GET", "/validate", NULL, 0);

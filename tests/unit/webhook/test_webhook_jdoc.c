@@ -63,10 +63,10 @@ static void test_types_and_access(void **state)
     assert_int_equal(jdoc_len(jdoc_get(jdoc_get(v, "o"), "k")), 0);
     assert_true(jdoc_is(jdoc_get(jdoc_get(v, "o"), "k"), JDOC_ARRAY));
     /* members iterate in key order */
-    assert_string_equal(jdoc_key_at(v, 0), "a");
-    assert_string_equal(jdoc_key_at(v, 6), "z");
-    assert_null(jdoc_key_at(v, 7));
-    assert_null(jdoc_key_at(a, 0));
+    assert_string_equal(jdoc_key_at(v, 0, NULL), "a");
+    assert_string_equal(jdoc_key_at(v, 6, NULL), "z");
+    assert_null(jdoc_key_at(v, 7, NULL));
+    assert_null(jdoc_key_at(a, 0, NULL));
     /* accessors take NULL */
     assert_int_equal(jdoc_len(NULL), 0);
     assert_null(jdoc_get(NULL, "x"));
@@ -100,7 +100,7 @@ static void test_duplicates_keep_last(void **state)
     assert_string_equal(s, "7");
     free(s);
     for (size_t i = 1; i < jdoc_len(v); i++)
-        assert_true(strcmp(jdoc_key_at(v, i - 1), jdoc_key_at(v, i)) < 0);
+        assert_true(strcmp(jdoc_key_at(v, i - 1, NULL), jdoc_key_at(v, i, NULL)) < 0);
     jdoc_free(d);
 }
 
