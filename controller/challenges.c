@@ -684,7 +684,7 @@ static void step_poll(run_t *r)
     acme_authz_t *a = NULL;
     acme_error_t e;
     const char *dns = ctrl_str(r->orig, "spec.dnsName"), *type = ctrl_str(r->orig, "spec.type");
-    if (acme_authz_get(r->client, ctrl_str(r->orig, "spec.authorizationURL"), &a, &e) != 0) {
+    if (acme_authz_poll(r->client, ctrl_str(r->orig, "spec.authorizationURL"), &a, &e) != 0) {
         acme_failed(r, &e, "Failed to retrieve the authorization");
         return;
     }

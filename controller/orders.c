@@ -526,6 +526,7 @@ static const orders_ops_t real_ops = {
     .kube_delete = kube_delete,
     .order_new = acme_order_new,
     .order_get = acme_order_get,
+    .order_poll = acme_order_poll,
     .order_finalize = acme_order_finalize,
     .authz_get = acme_authz_get,
     .cert_fetch = acme_cert_fetch,
@@ -1075,7 +1076,7 @@ static step_t step_poll(run_t *r)
     r->polled = true;
     acme_order_t *o = NULL;
     acme_error_t e;
-    if (ops->order_get(r->client, ctrl_str(r->obj, "status.url"), &o, &e) != 0)
+    if (ops->order_poll(r->client, ctrl_str(r->obj, "status.url"), &o, &e) != 0)
         return acme_failed(r, &e, "Failed to retrieve Order resource");
     copy_acme_state(r, o, NULL);
     set_acme(r, o);
@@ -1166,7 +1167,7 @@ static step_t step_check_acme(run_t *r)
 {
     acme_order_t *o = NULL;
     acme_error_t e;
-    if (ops->order_get(r->client, ctrl_str(r->obj, "status.url"), &o, &e) != 0)
+    if (ops->order_poll(r->client, ctrl_str(r->obj, "status.url"), &o, &e) != 0)
         return acme_failed(r, &e, "Failed to retrieve Order resource");
     copy_acme_state(r, o, NULL);
     bool pending = o->status == ACME_STATUS_PENDING;

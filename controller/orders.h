@@ -151,6 +151,8 @@ typedef struct orders_ops {
     int (*cert_fetch)(acme_client_t *c, const char *cert_url, const char *preferred_chain, char **pem, size_t *pem_len,
                       acme_error_t *e);
     char *(*key_authorization)(const acme_client_t *c, const char *token);
+    /* the repeated fetch of a pending or processing order (metrics action wait_order) */
+    int (*order_poll)(acme_client_t *c, const char *url, acme_order_t **out, acme_error_t *e);
 } orders_ops_t;
 
 void orders_set_ops(const orders_ops_t *ops);

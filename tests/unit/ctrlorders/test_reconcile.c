@@ -273,7 +273,7 @@ static char *f_keyauth(const acme_client_t *c, const char *token)
 }
 
 static const orders_ops_t fake_ops = {f_get, f_update_status, f_create, f_delete, f_order_new, f_order_get,
-                                      f_order_finalize, f_authz_get, f_cert_fetch, f_keyauth};
+                                      f_order_finalize, f_authz_get, f_cert_fetch, f_keyauth, f_order_get};
 
 /* ---- fixtures ---- */
 
