@@ -141,6 +141,16 @@ static bool a_lost(void *ud)
     return kube_leader_lost(((pair_t *)ud)->a);
 }
 
+/* The loss is published before the elector's thread calls on_stopped_leading: wait for the call. */
+static bool stopped_once(void *ud)
+{
+    contender_t *c = ud;
+    pthread_mutex_lock(&c->mu);
+    bool once = c->stopped == 1;
+    pthread_mutex_unlock(&c->mu);
+    return once;
+}
+
 static kube_client_t *client_for(fake_api_t *f)
 {
     kube_config_t cfg = {.server = (char *)fake_api_url(f), .source = (char *)"test"};
@@ -284,9 +294,7 @@ static void test_lost_when_api_down(void **state)
     fake_api_set_down(f, true);
     assert_true(wait_for(a_lost, &p));
     assert_false(kube_leader_is_leader(p.a));
-    pthread_mutex_lock(&ca.mu);
-    assert_int_equal(ca.stopped, 1);
-    pthread_mutex_unlock(&ca.mu);
+    assert_true(wait_for(stopped_once, &ca));
     assert_int_equal(kube_leader_health_check(p.a, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "lost"));
     kube_leader_stop(p.a);
@@ -314,9 +322,7 @@ static void test_lost_when_taken(void **state)
     fake_api_put(f, LEASE_PATH, lease);
     json_object_put(lease);
     assert_true(wait_for(a_lost, &p));
-    pthread_mutex_lock(&ca.mu);
-    assert_int_equal(ca.stopped, 1);
-    pthread_mutex_unlock(&ca.mu);
+    assert_true(wait_for(stopped_once, &ca));
     /* Stopping after a loss does not release someone else's Lease. */
     kube_leader_stop(p.a);
     lease = spec_of(f);
