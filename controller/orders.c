@@ -28,6 +28,7 @@
 #define WAIT_PENDING_MS 5000          /* all Challenges final, ACME order still pending (§5.2 step 13) */
 #define WAIT_ACCOUNT_MS 5000          /* issuer account not registered yet */
 #define WAIT_PROCESSING_MS 2000       /* order processing without Retry-After */
+#define WAIT_FINALIZED_MS 300         /* first poll after a finalize answered processing (see step_finalize) */
 #define WAIT_CONFLICT_MS 1000         /* status write conflict: a newer version is on its way */
 #define MAX_STEPS 16                  /* decisions per reconcile (each step changes the status) */
 
@@ -1062,7 +1063,16 @@ static step_t step_finalize(run_t *r)
         return acme_failed(r, &e, "Failed to finalize Order");
     LOG_V(2, "ACME order finalized", "order", r->key, "status", acme_status_name(o->status));
     copy_acme_state(r, o, NULL);
+    bool processing = o->status == ACME_STATUS_PROCESSING;
+    long ra = o->retry_after_ms;
     set_acme(r, o);
+    if (processing) {
+        /* RFC 8555 §7.4: poll after Retry-After, or shortly. Not in this pass: a CA is issuing right now,
+         * and Pebble 2.4's order handler deadlocks when a poll meets the end of issuance (it read-locks the
+         * order twice while the issuer waits for the write lock), hanging every later request. */
+        r->res = kube_reconcile_requeue_after(ra > 0 ? ra : WAIT_FINALIZED_MS);
+        return STEP_DONE;
+    }
     return STEP_AGAIN;
 }
 

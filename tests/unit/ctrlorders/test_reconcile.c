@@ -553,13 +553,18 @@ static void test_new_order_to_certificate(void **state)
     assert_int_equal(res.kind, KUBE_RECONCILE_OK);
     assert_int_equal(n_put, puts);
 
-    /* the Challenge is valid: ready → finalize (processing) → poll (valid) → certificate, Challenges deleted */
+    /* the Challenge is valid: ready → finalize (processing) → a short wait (never a poll while the CA is
+     * issuing) → poll (valid) → certificate, Challenges deleted */
     set_challenges_state("valid", "Successfully authorized domain");
-    const resp_t s2[] = {{"get", 200, ORDER_READY, NULL, NULL},
-                         {"finalize", 200, ORDER_PROCESSING, NULL, NULL},
-                         {"get", 200, ORDER_VALID, NULL, NULL},
-                         {"cert", 200, NULL, NULL, NULL}};
-    expect_acme(s2, 4);
+    const resp_t s2[] = {{"get", 200, ORDER_READY, NULL, NULL}, {"finalize", 200, ORDER_PROCESSING, NULL, NULL}};
+    expect_acme(s2, 2);
+    res = reconcile("o1");
+    assert_int_equal(res.kind, KUBE_RECONCILE_REQUEUE_AFTER);
+    assert_int_equal(res.after_ms, 300);
+    assert_string_equal(ctrl_str(server_order("o1"), "status.state"), "processing");
+    sync_stores();
+    const resp_t s3[] = {{"get", 200, ORDER_VALID, NULL, NULL}, {"cert", 200, NULL, NULL, NULL}};
+    expect_acme(s3, 2);
     res = reconcile("o1");
     assert_int_equal(res.kind, KUBE_RECONCILE_OK);
     o = server_order("o1");
@@ -604,12 +609,19 @@ static void test_processing_retry_after(void **state)
     (void)state;
     clear_server();
     new_order("o3", STATUS_READY);
-    const resp_t s[] = {{"finalize", 200, ORDER_PROCESSING, "3", NULL}, {"get", 200, ORDER_PROCESSING, "3", NULL}};
-    expect_acme(s, 2);
+    const resp_t s[] = {{"finalize", 200, ORDER_PROCESSING, "3", NULL}};
+    expect_acme(s, 1);
     kube_reconcile_result_t res = reconcile("o3");
     assert_int_equal(res.kind, KUBE_RECONCILE_REQUEUE_AFTER);
     assert_int_equal(res.after_ms, 3000);
     assert_string_equal(ctrl_str(server_order("o3"), "status.state"), "processing");
+    /* next pass: processing → one poll, still processing: Retry-After again */
+    sync_stores();
+    const resp_t s1[] = {{"get", 200, ORDER_PROCESSING, "3", NULL}};
+    expect_acme(s1, 1);
+    res = reconcile("o3");
+    assert_int_equal(res.kind, KUBE_RECONCILE_REQUEUE_AFTER);
+    assert_int_equal(res.after_ms, 3000);
     /* next pass: processing → one poll; valid → certificate */
     sync_stores();
     const resp_t s2[] = {{"get", 200, ORDER_VALID, NULL, NULL}, {"cert", 200, NULL, NULL, NULL}};
