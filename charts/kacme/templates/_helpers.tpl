@@ -39,8 +39,47 @@
 {{- end }}
 {{- end }}
 
+{{/* Lease namespace: leaderElection.namespace, else cert-manager's global.leaderElection.namespace, else the
+release namespace. */}}
 {{- define "kacme.leaderElectionNamespace" -}}
-{{- default .Release.Namespace .Values.leaderElection.namespace }}
+{{- $global := ((.Values.global | default dict).leaderElection | default dict).namespace }}
+{{- .Values.leaderElection.namespace | default $global | default .Release.Namespace }}
+{{- end }}
+
+{{/* "true" when the CRDs are rendered. crds.enabled defaults to null so that cert-manager's deprecated
+installCRDs can be honoured as cert-manager does (CRDs when crds.enabled or installCRDs): unset both means
+true (kacme's default); installCRDs alone decides when crds.enabled is unset. */}}
+{{- define "kacme.crdsEnabled" -}}
+{{- if kindIs "bool" .Values.crds.enabled }}
+{{- or .Values.crds.enabled (eq (toString .Values.installCRDs) "true") }}
+{{- else if kindIs "bool" .Values.installCRDs }}
+{{- .Values.installCRDs }}
+{{- else }}
+{{- true }}
+{{- end }}
+{{- end }}
+
+{{/* Controller replicas: cert-manager's top-level replicaCount when set, else controller.replicaCount. */}}
+{{- define "kacme.controller.replicas" -}}
+{{- if kindIs "invalid" .Values.replicaCount }}{{ .Values.controller.replicaCount }}{{ else }}{{ .Values.replicaCount }}{{ end }}
+{{- end }}
+
+{{/* --max-concurrent-challenges: cert-manager's top-level maxConcurrentChallenges when set, else the controller's. */}}
+{{- define "kacme.controller.maxConcurrentChallenges" -}}
+{{- if kindIs "invalid" .Values.maxConcurrentChallenges }}{{ .Values.controller.maxConcurrentChallenges }}{{ else }}{{ .Values.maxConcurrentChallenges }}{{ end }}
+{{- end }}
+
+{{/* The cert-manager chart values this chart accepts but has no counterpart for, those set, comma-separated. */}}
+{{- define "kacme.ignoredCertManagerValues" -}}
+{{- $ignored := list }}
+{{- range $k := list "cainjector" "startupapicheck" }}
+{{- if hasKey $.Values $k }}{{ $ignored = append $ignored $k }}{{ end }}
+{{- end }}
+{{- /* cert-manager's own globals only: an umbrella chart's other globals are none of our business */}}
+{{- range $k := list "imagePullSecrets" "commonLabels" "revisionHistoryLimit" "priorityClassName" "rbac" "podSecurityPolicy" "logLevel" "logFormat" }}
+{{- if hasKey ($.Values.global | default dict) $k }}{{ $ignored = append $ignored (printf "global.%s" $k) }}{{ end }}
+{{- end }}
+{{- join ", " $ignored }}
 {{- end }}
 
 {{- define "kacme.clusterResourceNamespace" -}}

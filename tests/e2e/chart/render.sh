@@ -8,7 +8,10 @@
 #    crds.keep, none when crds.enabled=false; least-privilege RBAC (no wildcards, the controller never lists
 #    or watches Secrets, the webhook's Secret and ValidatingWebhookConfiguration access by resourceNames);
 #    the Validating- and MutatingWebhookConfiguration per behaviour reference §2.5; hardened pods with probes and named
-#    ports; non-default values reach the args; the ServiceMonitor renders when enabled.
+#    ports; non-default values reach the args; the ServiceMonitor renders when enabled;
+#  - an admin's cert-manager values file (values-cert-manager.yaml) is accepted: the cert-manager keys kacme
+#    maps reach the manifests, `helm install --dry-run` NOTES lists the ignored ones that were set, and typos
+#    and wrong types of these keys are still rejected.
 set -euo pipefail
 root=${KACME_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
 L=${KACME_LOCAL_DIR:-$root/_local}
@@ -16,6 +19,7 @@ L=${KACME_LOCAL_DIR:-$root/_local}
 . "$L/env.sh"
 chart=$root/charts/kacme
 nondefault=$root/tests/e2e/chart/values-nondefault.yaml
+cmvalues=$root/tests/e2e/chart/values-cert-manager.yaml
 command -v helm >/dev/null || { echo "helm not found (hack/k8s-tools.sh builds it)" >&2; exit 1; }
 
 id=$$
@@ -61,12 +65,23 @@ reject() { # reject DESCRIPTION helm-args...: helm template must fail with a sch
 reject "a string replica count" --set controller.replicaCount=two
 reject "a boolean as string list" --set-json 'controller.extraArgs=true'
 reject "an unknown nested key" --set controller.replicas=2
-reject "an unknown top-level key" --set installCRDs=true
+reject "an unknown top-level key" --set replicaCont=2
+reject "a typo in a cert-manager key" --set dns01RecursiveNameserver=8.8.8.8:53
+reject "a non-boolean installCRDs" --set installCRDs=yes
+reject "a string cert-manager replicaCount" --set replicaCount=three
+reject "a list as featureGates" --set-json 'featureGates=["A=true"]'
+reject "an unknown podDnsPolicy" --set podDnsPolicy=Cluster
+reject "a typo inside podDnsConfig" --set-json 'podDnsConfig={"nameserver":["1.1.1.1"]}'
+reject "a non-boolean webhook.hostNetwork" --set webhook.hostNetwork=yes
+reject "a malformed global.leaderElection.leaseDuration" --set global.leaderElection.leaseDuration=60
+reject "an unknown global.leaderElection key" --set global.leaderElection.namespaces=x
 reject "webhook.timeoutSeconds above 30" --set webhook.timeoutSeconds=31
 reject "an unknown log format" --set logFormat=xml
 reject "a malformed digest" --set controller.image.digest=latest
 reject "a non-boolean crds.keep" --set crds.keep=maybe
 helm template kacme "$chart" --set controller.replicaCount=2 >/dev/null || fail "a valid value was rejected"
+
+helm template kacme "$chart" -f "$cmvalues" >/dev/null || fail "the cert-manager values file was rejected"
 
 step "kubectl apply --dry-run=server (default and non-default values)"
 kubectl create ns "$ns" >/dev/null
@@ -204,6 +219,71 @@ check "PodDisruptionBudgets from values" \
         .["kacme-alt-webhook"].maxUnavailable == "50%")' "$tmp/nondefault.json"
 check "no PodDisruptionBudget and no ServiceMonitor by default" \
     '[.[] | select(.kind=="PodDisruptionBudget" or .kind=="ServiceMonitor")] | length == 0' "$d"
+
+step "cert-manager values (values-cert-manager.yaml)"
+helm lint --strict "$chart" -f "$cmvalues" || fail "helm lint --strict (cert-manager values)"
+render "$tmp/cm" -f "$cmvalues"
+kubectl apply --dry-run=server -f "$tmp/cm.yaml" >"$tmp/apply.out" 2>&1 ||
+    fail "dry-run apply of the cert-manager-values rendering: $(cat "$tmp/apply.out")"
+echo "ok: cert-manager values: $(wc -l <"$tmp/apply.out") objects accepted by the API server"
+cm=$tmp/cm.json
+check "controller: replicaCount, maxConcurrentChallenges, featureGates, dns01*, global.leaderElection, extraArgs" \
+    '[.[] | select(.kind=="Deployment" and .metadata.name=="kacme-controller")][0].spec |
+      .replicas == 3 and (.template.spec.containers[0].args as $a |
+        ($a | index("--max-concurrent-challenges=25")) and ($a | index("--max-concurrent-challenges=60") | not) and
+        ($a | index("--feature-gates=ACMEHTTP01IngressPathTypeExact=false")) and
+        ($a | index("--dns01-recursive-nameservers=10.0.0.53:53,10.0.1.53:53")) and
+        ($a | index("--dns01-recursive-nameservers-only=true")) and
+        ($a | index("--leader-election-namespace=kube-system")) and
+        ($a | index("--leader-election-lease-duration=90s")) and
+        ($a[-2:] == ["--concurrent-workers=7", "--kube-api-qps=30"]))' "$cm"
+check "controller pod: podDnsPolicy and podDnsConfig" \
+    '[.[] | select(.kind=="Deployment" and .metadata.name=="kacme-controller")][0].spec.template.spec |
+      .dnsPolicy == "None" and .dnsConfig == {"nameservers":["1.1.1.1"],"options":[{"name":"ndots","value":"2"}]}' "$cm"
+check "webhook pod: hostNetwork with dnsPolicy ClusterFirstWithHostNet" \
+    '[.[] | select(.kind=="Deployment" and .metadata.name=="kacme-webhook")][0].spec.template.spec |
+      .hostNetwork == true and .dnsPolicy == "ClusterFirstWithHostNet" and
+      (.containers[0].args | index("--secure-port=10260"))' "$cm"
+check "prometheus.enabled=false: metrics listeners off, no metrics ports, Service or ServiceMonitor" \
+    '([.[] | select(.kind=="Deployment") | .spec.template.spec.containers[0] |
+        (.args | index("--metrics-listen-address=0")) and (.ports | map(.name) | index("http-metrics") | not)] ==
+        [true, true]) and
+      ([.[] | select(.kind=="ServiceMonitor" or (.kind=="Service" and .metadata.name=="kacme-controller"))] ==
+        [])' "$cm"
+check "installCRDs=false (crds.enabled unset): no CRDs" \
+    '[.[] | select(.kind=="CustomResourceDefinition")] | length == 0' "$cm"
+check "the Lease Role follows global.leaderElection.namespace" \
+    '[.[] | select(.kind=="Role" and .metadata.name=="kacme-controller:leaderelection")][0].metadata.namespace ==
+      "kube-system"' "$cm"
+crds_with() { # crds_with N helm-args...: the rendering has N CRDs
+    local n=$1
+    shift
+    [[ "$(helm template kacme "$chart" "$@" | grep -c '^kind: CustomResourceDefinition$')" == "$n" ]] ||
+        fail "expected $n CRDs with $*"
+    echo "ok: $n CRDs with $*"
+}
+crds_with 5 --set installCRDs=true
+crds_with 5 --set installCRDs=true --set crds.enabled=false
+crds_with 5 --set installCRDs=false --set crds.enabled=true
+crds_with 0 --set installCRDs=false --set crds.enabled=false
+helm template kacme "$chart" --namespace "$ns" --set leaderElection.namespace=kacme-le \
+    --set global.leaderElection.namespace=kube-system --set maxConcurrentChallenges=null >"$tmp/le.yaml" ||
+    fail "helm template with both leader-election namespaces"
+grep -q -- '--leader-election-namespace=kacme-le$' "$tmp/le.yaml" ||
+    fail "leaderElection.namespace does not win over global.leaderElection.namespace"
+grep -q -- '--max-concurrent-challenges=60$' "$tmp/le.yaml" || fail "controller.maxConcurrentChallenges not used"
+echo "ok: leaderElection.namespace wins over global.leaderElection.namespace"
+# NOTES is rendered by install, not template: a client-side dry run under a release name nothing else uses
+helm install "kacme-cm-$id" "$chart" --namespace "$ns" -f "$cmvalues" --dry-run=client >"$tmp/notes.txt" 2>&1 ||
+    fail "helm install --dry-run with the cert-manager values: $(cat "$tmp/notes.txt")"
+grep -q '^Ignored cert-manager values .*: cainjector, startupapicheck, global.priorityClassName$' "$tmp/notes.txt" ||
+    fail "NOTES does not list the ignored cert-manager values: $(sed -n '/^NOTES:/,$p' "$tmp/notes.txt")"
+echo "ok: NOTES: $(grep '^Ignored cert-manager values' "$tmp/notes.txt")"
+# (crds.enabled=false: install refuses to adopt the CRDs the environment already has)
+helm install "kacme-cm-$id" "$chart" --namespace "$ns" --set crds.enabled=false --dry-run=client \
+    >"$tmp/notes.txt" 2>&1 || fail "helm install --dry-run with the default values: $(cat "$tmp/notes.txt")"
+! grep -q 'Ignored cert-manager values' "$tmp/notes.txt" || fail "NOTES lists ignored values with the defaults"
+echo "ok: no ignored-values line with the defaults"
 
 step "helm package: the packaged chart carries the CRDs"
 helm package "$chart" -d "$tmp" >/dev/null || fail "helm package"
