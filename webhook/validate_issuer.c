@@ -125,6 +125,9 @@ static void http01(admission_result_t *r, const jdoc_value_t *h, const char *pat
         char p[256];
         VPATH(p, "%s.gateway", path);
         service_type(r, gw, p);
+        /* allowed (existing manifests apply unchanged), but said now rather than as a PresentError later */
+        admission_warn(r, "%s.gatewayHTTPRoute: kacme does not implement Gateway API HTTP-01 solvers yet; Challenges "
+                          "using this solver will fail (use http01.ingress)", path);
         const jdoc_value_t *prs = jdoc_get(gw, "parentRefs");
         for (size_t i = 0; prs && jdoc_is(prs, JDOC_ARRAY) && i < jdoc_len(prs); i++) {
             const jdoc_value_t *pr = jdoc_at(prs, i);
@@ -267,6 +270,9 @@ static void dns01(admission_result_t *r, const jdoc_value_t *d, const char *path
             continue;
         }
         dns01_provider(r, providers[i], v, p);
+        if (strcmp(providers[i], "rfc2136") != 0 && strcmp(providers[i], "webhook") != 0)
+            admission_warn(r, "%s: kacme does not implement the %s DNS-01 provider yet; Challenges using this "
+                              "solver will fail (rfc2136 and webhook solvers are implemented)", p, providers[i]);
     }
     if (count == 0)
         admission_err(r, FE_REQUIRED, NULL, "no DNS01 provider specified", "%s", path);
