@@ -48,20 +48,6 @@ static bool gen_kv(yajl_gen g, const char *k, const char *v)
     return gen_str(g, k) && gen_str(g, v);
 }
 
-/* Copies the generator's text into an owned NUL-terminated string. Returns NULL when out of memory. */
-static char *gen_take(yajl_gen g, size_t *outlen)
-{
-    const unsigned char *buf;
-    size_t n;
-    char *out = NULL;
-    if (yajl_gen_get_buf(g, &buf, &n) == yajl_gen_status_ok && (out = malloc(n + 1))) {
-        memcpy(out, buf, n);
-        out[n] = '\0';
-        *outlen = n;
-    }
-    return out;
-}
-
 /* Builds the response review. status_code 0 means allowed. Returns owned JSON text or NULL. */
 static char *encode(const char *api_version, const char *uid, int status_code, const char *reason,
                     const char *message, const admission_result_t *r, const char *patch_b64, size_t *outlen)
@@ -90,7 +76,7 @@ static char *encode(const char *api_version, const char *uid, int status_code, c
     }
     ok = ok && yajl_gen_map_close(g) == yajl_gen_status_ok && yajl_gen_map_close(g) == yajl_gen_status_ok;
     if (ok)
-        out = gen_take(g, outlen);
+        out = jdoc_gen_text(g, outlen);
     yajl_gen_free(g);
     return out;
 }
@@ -287,7 +273,7 @@ static char *requester_patch(const jdoc_value_t *spec, const jdoc_value_t *user_
              yajl_gen_map_close(g) == yajl_gen_status_ok;
     }
     ok = ok && yajl_gen_array_close(g) == yajl_gen_status_ok;
-    if (ok && (patch = gen_take(g, &l)))
+    if (ok && (patch = jdoc_gen_text(g, &l)))
         b64 = util_base64_encode((const unsigned char *)patch, l);
     free(patch);
     yajl_gen_free(g);

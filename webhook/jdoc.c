@@ -550,21 +550,26 @@ int jdoc_gen(yajl_gen g, const jdoc_value_t *v)
     return s == yajl_gen_status_ok ? 0 : -1;
 }
 
-char *jdoc_to_json(const jdoc_value_t *v, size_t *len)
+char *jdoc_gen_text(yajl_gen g, size_t *len)
 {
-    char *out = NULL;
-    yajl_gen g = yajl_gen_alloc(NULL);
     const unsigned char *buf;
     size_t n;
-    if (!g || jdoc_gen(g, v) != 0 || yajl_gen_get_buf(g, &buf, &n) != yajl_gen_status_ok)
-        goto out;
-    if ((out = malloc(n + 1))) {
+    char *out = NULL;
+    if (yajl_gen_get_buf(g, &buf, &n) == yajl_gen_status_ok && (out = malloc(n + 1))) {
         memcpy(out, buf, n);
         out[n] = '\0';
         if (len)
             *len = n;
     }
-out:
+    return out;
+}
+
+char *jdoc_to_json(const jdoc_value_t *v, size_t *len)
+{
+    char *out = NULL;
+    yajl_gen g = yajl_gen_alloc(NULL);
+    if (g && jdoc_gen(g, v) == 0)
+        out = jdoc_gen_text(g, len);
     if (g)
         yajl_gen_free(g);
     return out;

@@ -82,6 +82,10 @@ bool jdoc_equal(const jdoc_value_t *a, const jdoc_value_t *b);
 /* Writes v to a yajl generator. Returns 0, or -1 when the generator refuses (out of memory). */
 int jdoc_gen(yajl_gen g, const jdoc_value_t *v);
 
+/* The text a generator holds so far, as an owned NUL-terminated string (free() it); its length in *len
+ * (may be NULL). NULL when out of memory. */
+char *jdoc_gen_text(yajl_gen g, size_t *len);
+
 /* Compact JSON text of v (`null` for NULL). Owned, free() it; NULL when out of memory. */
 char *jdoc_to_json(const jdoc_value_t *v, size_t *len);
 
