@@ -412,6 +412,14 @@ const char *fake_kube_url(fake_kube_t *f)
     return f->url;
 }
 
+kube_client_t *fake_kube_client(fake_kube_t *f)
+{
+    kube_config_t cfg = {.server = f->url, .source = (char *)"test"};
+    kube_client_opts_t co = {.component = "test", .qps = 1000, .burst = 1000, .max_retries = -1};
+    char err[256];
+    return kube_client_new(&cfg, &co, err, sizeof(err));
+}
+
 json_object *fake_kube_put(fake_kube_t *f, const char *path, json_object *obj)
 {
     json_object *copy = NULL;

@@ -14,11 +14,16 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
+#include "kube/rest.h"
+
 typedef struct fake_kube fake_kube_t;
 
 fake_kube_t *fake_kube_start(void);
 void fake_kube_stop(fake_kube_t *f);
 const char *fake_kube_url(fake_kube_t *f);
+/* A REST client for f as the controller tests use it (no rate limit that matters, no retries); owned by the
+ * caller (kube_client_free), NULL on failure. */
+kube_client_t *fake_kube_client(fake_kube_t *f);
 /* Stores obj (deep-copied; uid and resourceVersion assigned when missing / bumped) at path; returns the stored
  * copy (new reference). */
 json_object *fake_kube_put(fake_kube_t *f, const char *path, json_object *obj);

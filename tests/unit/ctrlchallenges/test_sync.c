@@ -44,10 +44,7 @@ static int setup(void **state)
     assert_non_null(f);
     f->api = fake_kube_start();
     assert_non_null(f->api);
-    kube_config_t cfg = {.server = (char *)fake_kube_url(f->api), .source = (char *)"test"};
-    kube_client_opts_t co = {.component = "test", .qps = 1000, .burst = 1000, .max_retries = -1};
-    char err[256];
-    f->kube = kube_client_new(&cfg, &co, err, sizeof(err));
+    f->kube = fake_kube_client(f->api);
     assert_non_null(f->kube);
     f->opts.max_concurrent_challenges = 60;
     f->opts.max_challenges_per_schedule = 20;
